@@ -1,0 +1,122 @@
+"""A disk cache of ``Result``s: atomic writes, corrupt entries ignored and rebuilt, LRU size cap."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vtn_core.hashing import default_cache_dir
+from vtn_core.result import Result
+
+CACHE_VERSION = 1
+DEFAULT_MAX_BYTES = 512 * 1024**2
+_SUFFIX = ".npz"
+
+
+class ResultCache:
+    """Results on disk under ``directory`` keyed by a hex string, at most ``max_bytes`` in all."""
+
+    def __init__(self, directory: str | Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir() / "results"
+        self.max_bytes = int(max_bytes)
+        self._lock = threading.Lock()
+
+    def _path(self, key: str) -> Path:
+        if not key or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError("cache keys are lower-case hex digests")
+        return self.directory / f"v{CACHE_VERSION}-{key}{_SUFFIX}"
+
+    def get(self, key: str) -> Result | None:
+        """The cached result, or None when absent, stale or corrupt (a corrupt entry is deleted)."""
+        path = self._path(key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            result = Result.from_arrays(arrays)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+            self._discard(path)
+            return None
+        try:
+            os.utime(path)  # mark as recently used
+        except OSError:
+            pass
+        result.from_cache = True
+        return result
+
+    def put(self, key: str, result: Result) -> Path:
+        """Store ``result`` atomically (temp file + rename), then evict least-recently-used entries."""
+        path = self._path(key)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, **result.to_arrays())
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(buffer.getbuffer())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.evict()
+        return path
+
+    def entries(self) -> list[Path]:
+        """Stored entries, least recently used first."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.glob(f"v*{_SUFFIX}"):
+            try:
+                found.append((path.stat().st_mtime_ns, path))
+            except FileNotFoundError:
+                continue
+        return [path for _, path in sorted(found)]
+
+    def size_bytes(self) -> int:
+        total = 0
+        for path in self.entries():
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def evict(self) -> list[Path]:
+        """Delete least-recently-used entries until the cache fits ``max_bytes``; returns those deleted."""
+        removed = []
+        with self._lock:
+            entries = self.entries()
+            sizes = {}
+            for path in entries:
+                try:
+                    sizes[path] = path.stat().st_size
+                except FileNotFoundError:
+                    sizes[path] = 0
+            total = sum(sizes.values())
+            for path in entries:
+                if total <= self.max_bytes:
+                    break
+                self._discard(path)
+                total -= sizes[path]
+                removed.append(path)
+        return removed
+
+    def clear(self) -> None:
+        for path in self.entries():
+            self._discard(path)
+
+    @staticmethod
+    def _discard(path: Path) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass

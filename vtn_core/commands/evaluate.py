@@ -1,0 +1,42 @@
+"""``evaluate``: accuracy and attention localization of a checkpoint on a labelled folder."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vtn_core.commands._common import add_checkpoint_arguments, emit_json, load_model_from_args, positive_int
+
+HELP = "accuracy, event fraction and [CLS]-attention localization on a labels.csv folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_checkpoint_arguments(parser)
+    parser.add_argument("--data", type=Path, required=True, help="folder with labels.csv and the videos")
+    parser.add_argument("--frames", type=positive_int, help="frames per video (default: the checkpoint's)")
+    parser.add_argument("--attention", choices=("learned", "uniform"), help="override the attention mode")
+    parser.add_argument("--json", type=Path, help="write the summary JSON here ('-' for stdout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vtn_core.evaluate import evaluate
+
+    model = load_model_from_args(args)
+    if args.attention:
+        model.set_attention(args.attention)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\revaluate: {done}/{total}" + ("\n" if done == total else ""))
+
+    summary = evaluate(model, args.data, num_frames=args.frames, progress=progress)
+    if args.json:
+        emit_json(summary, args.json)
+    if not args.json or str(args.json) != "-":
+        line = f"accuracy {summary['accuracy']:.3f} on {summary['num_videos']} videos ({summary['attention']} attention)"
+        if "localization" in summary:
+            line += (f"; localization {summary['localization']:.3f} vs event fraction {summary['event_fraction']:.3f}"
+                     f" ({summary['localization_ratio']:.1f}x); by layer "
+                     + ", ".join(f"{v:.3f}" for v in summary["localization_by_layer"]))
+        sys.stdout.write(line + "\n")
+    return 0

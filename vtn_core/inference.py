@@ -1,0 +1,199 @@
+"""``run_video``: one model over one whole video in a single pass → ``Result``.
+
+Stages: probe → sample → decode + pre-process (a background thread, chunk by chunk) → backbone per
+chunk (inference mode 2) → temporal encoder over all frames at once → Result. Full-resolution frames
+are never all held at once. Results are cached on disk by content.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vtn_core.cache import ResultCache
+from vtn_core.hashing import file_digest, text_digest
+from vtn_core.model import VTN
+from vtn_core.result import Result
+from vtn_core.video import frame_positions, iter_chunks, probe_video, sample_indices
+
+ProgressCallback = Callable[[str, int, int], None]
+STAGES = ("probe", "decode", "backbone", "temporal")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEFAULT_CHUNK_SIZE = 32
+
+
+@dataclass
+class _Encoder:
+    """Runs the backbone chunk by chunk, falling back on CUDA out-of-memory: smaller chunks, then CPU."""
+
+    model: VTN
+    precision: str
+    notices: list[str] = field(default_factory=list)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        chunk = pixels.shape[0]
+        while True:
+            try:
+                return torch.cat([self._encode(part) for part in pixels.split(chunk)])
+            except torch.OutOfMemoryError:
+                if self.model.device.type != "cuda":
+                    raise
+                torch.cuda.empty_cache()
+                if chunk > 1:
+                    chunk = max(1, chunk // 2)
+                    self.notices.append(f"GPU out of memory: retrying with chunks of {chunk} frames")
+                else:
+                    self.model.to("cpu")
+                    self.precision = "fp32"
+                    self.notices.append("GPU out of memory even one frame at a time: continuing on the CPU")
+
+    def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        device = self.model.device
+        pixels = pixels.to(device, non_blocking=True)
+        dtype = _autocast_dtype(self.precision, device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            return self.model.encode_frames(pixels).float()
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision in ("auto", "bf16"):
+        return torch.bfloat16
+    return torch.float16
+
+
+def checkpoint_digest(model: VTN) -> str:
+    """Content hash of the model's checkpoint file (or of its weights when it has none)."""
+    path = model.metadata.get("path")
+    if path and Path(path).is_file():
+        return file_digest(path)
+    cached = model.metadata.get("_weights_digest")
+    if cached is None:
+        parts = [(name, tuple(t.shape), t.detach().float().sum().item(), t.detach().float().abs().sum().item())
+                 for name, t in model.state_dict().items()]
+        cached = model.metadata["_weights_digest"] = text_digest(model.config.to_json(), parts)
+    return cached
+
+
+def run_video(
+    model: VTN,
+    video: str | Path,
+    *,
+    num_frames: int | None = None,
+    fps: float | None = None,
+    position_scheme: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    precision: str = "auto",
+    progress: ProgressCallback | None = None,
+    cache: ResultCache | None | bool = None,
+    thumb_height: int = 96,
+    prefetch: int = 2,
+) -> Result:
+    """Run ``model`` over the whole of ``video``; returns a ``Result``.
+
+    Sampling: ``num_frames`` spread uniformly (default: the checkpoint's full-video count) or ``fps``
+    samples per second. ``position_scheme``: "wrap" (the original) or "rescale" (default: the model's).
+    ``cache``: a ``ResultCache``, ``None``/``True`` for the default one, ``False`` for none.
+    ``progress(stage, done, total)`` is called per stage and per chunk.
+    """
+    report = progress or (lambda stage, done, total: None)
+    started = time.perf_counter()
+    if num_frames is not None and fps is not None:
+        raise ValueError("give num_frames or fps, not both")
+    if num_frames is None and fps is None:
+        num_frames = model.config.eval_num_frames
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    scheme = position_scheme or model.config.position_scheme
+    video = Path(video)
+
+    report("probe", 0, 1)
+    info = probe_video(video)
+    sample = sample_indices(info, num_frames=num_frames, fps=fps)
+    positions = frame_positions(sample.indices, scheme, info.num_frames, model.config.max_frame_position)
+    report("probe", 1, 1)
+    probe_time = time.perf_counter() - started
+
+    settings = {"num_frames": num_frames, "fps": fps, "position_scheme": scheme, "precision": precision,
+                "inference_mode": "chunked-backbone", "attention": model.attention_mode}
+    store = ResultCache() if cache is None or cache is True else (cache or None)
+    key = None
+    if store is not None:
+        key = text_digest(file_digest(video), checkpoint_digest(model), sorted(settings.items()),
+                          model.device.type, thumb_height)
+        cached = store.get(key)
+        if cached is not None:
+            for stage in STAGES:
+                report(stage, 1, 1)
+            return cached
+
+    prep = model.config.preprocessing
+    total = int(len(sample.indices))
+    encoder = _Encoder(model, precision)
+    features, thumbnails, timestamps = [], [], []
+    decode_time = backbone_time = 0.0
+    chunks = iter_chunks(video, sample.indices, prep, chunk_size, info=info, thumb_height=thumb_height,
+                         prefetch=prefetch)
+    report("decode", 0, total)
+    report("backbone", 0, total)
+    with torch.inference_mode():
+        waited = time.perf_counter()
+        for chunk in chunks:
+            decode_time += time.perf_counter() - waited
+            done = chunk.start + chunk.pixels.shape[0]
+            report("decode", done, total)
+            computed = time.perf_counter()
+            features.append(encoder(chunk.pixels))
+            backbone_time += time.perf_counter() - computed
+            thumbnails.append(chunk.thumbnails)
+            timestamps.append(chunk.timestamps_s)
+            report("backbone", done, total)
+            waited = time.perf_counter()
+        skipped = int(getattr(chunks, "skipped", 0))
+
+        report("temporal", 0, 1)
+        computed = time.perf_counter()
+        device = model.device
+        feature_tensor = torch.cat(features).to(device)[None]
+        position_tensor = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(device)[None]
+        dtype = _autocast_dtype(encoder.precision, device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model.forward_features(feature_tensor, position_tensor, output_attentions=True)
+        logits = out.logits[0].float()
+        temporal_time = time.perf_counter() - computed
+        report("temporal", 1, 1)
+
+    result = Result(
+        video={"path": str(video), "name": video.name, "duration_s": info.duration_s, "fps": info.fps,
+               "width": info.width, "height": info.height, "num_frames": info.num_frames,
+               "num_frames_exact": info.num_frames_exact, "variable_fps": info.variable_fps,
+               "rotation": info.rotation, "codec": info.codec, "container": info.container},
+        checkpoint={"path": model.metadata.get("path"), "name": Path(str(model.metadata.get("path") or "model")).name,
+                    "format": model.metadata.get("format", "in-memory"), "attention": model.attention_mode,
+                    "backbone": model.config.backbone},
+        class_names=list(model.class_names),
+        probabilities=torch.softmax(logits, -1).cpu().numpy().astype(np.float32),
+        logits=logits.cpu().numpy().astype(np.float32),
+        cls_attention=out.cls_attention[0].float().cpu().numpy(),
+        cls_self_attention=out.cls_self_attention[0].float().cpu().numpy(),
+        frame_indices=np.asarray(sample.indices, dtype=np.int64),
+        positions=np.asarray(positions, dtype=np.int64),
+        timestamps_s=np.concatenate(timestamps).astype(np.float64) if timestamps else np.zeros(0),
+        thumbnails=np.concatenate(thumbnails) if thumbnails else np.zeros((0, thumb_height, 1, 3), np.uint8),
+        timings_s={"probe": probe_time, "decode": decode_time, "backbone": backbone_time,
+                   "temporal": temporal_time, "total": time.perf_counter() - started},
+        device=str(model.device),
+        settings=settings,
+        skipped_frames=skipped,
+        notices=list(encoder.notices) + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
+    )
+    if store is not None and key is not None:
+        store.put(key, result)
+    return result

@@ -1,0 +1,182 @@
+"""``probe_video``: what a video file holds, read from its container with bounded work, or a ``VideoError``."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vtn_core.errors import VideoError
+
+MAX_PIXELS = 8192 * 8192  # refuse frames larger than this before decoding anything
+MAX_SIDE = 16384
+_COUNT_PACKETS_UP_TO_BYTES = 512 * 1024**2  # demux (no decode) to count frames exactly when the container doesn't say
+_TIMING_PACKETS = 400
+SUPPORTED_HINT = "upload a video file such as mp4, mov, avi, mkv, webm or gif"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about one video stream; ``width``/``height`` are as displayed (rotation applied)."""
+
+    path: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation: int  # counter-clockwise degrees to turn decoded frames so they display upright
+    fps: float
+    variable_fps: bool
+    duration_s: float
+    num_frames: int
+    num_frames_exact: bool
+    has_audio: bool
+    start_time_s: float
+    keyframe_interval: int  # frames between keyframes seen in the first packets (0 = unknown)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_container(path: Path) -> av.container.InputContainer:
+    """``av.open`` with every failure turned into a ``VideoError`` naming the file."""
+    if not path.is_file():
+        raise VideoError(f"{path.name}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path.name}: the file is empty (0 bytes); {SUPPORTED_HINT}")
+    try:
+        return av.open(str(path), mode="r", timeout=10.0)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise VideoError(f"{path.name}: not a readable video file ({_reason(exc)}); {SUPPORTED_HINT}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.split(":")[0].strip()[:120] if "'" in text else text.strip()[:120]
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Probe ``path``: size, rotation, rate (and whether it varies), duration, frame count, codec."""
+    path = Path(path)
+    container = open_container(path)
+    try:
+        return _probe(container, path)
+    except VideoError:
+        raise
+    except (av.FFmpegError, ValueError, OverflowError, ZeroDivisionError, MemoryError, IndexError) as exc:
+        raise VideoError(f"{path.name}: cannot read the video stream ({_reason(exc)}); the file may be corrupt") from None
+    finally:
+        container.close()
+
+
+def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
+    if not container.streams.video:
+        kind = "audio only" if container.streams.audio else "no video stream"
+        raise VideoError(f"{path.name}: {kind}: there are no frames to look at; {SUPPORTED_HINT}")
+    stream = container.streams.video[0]
+    context = stream.codec_context
+    coded_width, coded_height = int(context.width or 0), int(context.height or 0)
+    if coded_width <= 0 or coded_height <= 0:
+        raise VideoError(f"{path.name}: the video stream declares no frame size; the file may be corrupt")
+    if coded_width > MAX_SIDE or coded_height > MAX_SIDE or coded_width * coded_height > MAX_PIXELS:
+        raise VideoError(f"{path.name}: frame size {coded_width}x{coded_height} is larger than supported "
+                         f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels)")
+    time_base = float(stream.time_base) if stream.time_base else 0.0
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    start = float(stream.start_time * time_base) if stream.start_time is not None and time_base else 0.0
+    if stream.duration and time_base:
+        duration = float(stream.duration * time_base)
+    elif container.duration:
+        duration = float(container.duration / av.time_base)
+    else:
+        duration = 0.0
+
+    pts, keyframes, packets_seen = _packet_timing(container, stream)
+    variable = False
+    if len(pts) >= 3:
+        steps = np.diff(np.sort(np.asarray(pts, dtype=np.float64)))[:-1] * time_base
+        steps = steps[steps > 0]
+        if steps.size >= 2:
+            variable = bool((steps.max() - steps.min()) > 0.1 * np.median(steps) + 1e-4)
+            if not fps or not np.isfinite(fps):
+                fps = float(1.0 / np.median(steps))
+    if not fps or not np.isfinite(fps) or fps <= 0:
+        fps = 25.0
+    interval = int(np.median(np.diff(keyframes))) if len(keyframes) >= 2 else 0
+
+    if stream.frames and stream.frames > 0:
+        count, exact = int(stream.frames), True
+    elif path.stat().st_size <= _COUNT_PACKETS_UP_TO_BYTES:
+        count, exact = _count_packets(path), True
+        exact = count > 0
+        if not count:
+            count = packets_seen
+    else:
+        count, exact = int(round(duration * fps)), False
+    if count <= 0:
+        raise VideoError(f"{path.name}: the video stream holds no frames")
+    if duration <= 0:
+        duration = count / fps
+    rotation = _rotation(container, stream, path)
+    width, height = (coded_height, coded_width) if rotation in (90, 270) else (coded_width, coded_height)
+    return VideoInfo(path=str(path), container=container.format.name, codec=context.name, width=width, height=height,
+                     coded_width=coded_width, coded_height=coded_height, rotation=rotation, fps=fps,
+                     variable_fps=variable, duration_s=duration, num_frames=count, num_frames_exact=exact,
+                     has_audio=bool(container.streams.audio), start_time_s=start, keyframe_interval=interval)
+
+
+def _packet_timing(container, stream) -> tuple[list[int], list[int], int]:
+    """pts of the first packets (for VFR detection) and which of them are keyframes."""
+    pts: list[int] = []
+    keyframes: list[int] = []
+    seen = 0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is not None:
+                pts.append(int(packet.pts))
+            if packet.is_keyframe:
+                keyframes.append(seen)
+            seen += 1
+            if seen >= _TIMING_PACKETS:
+                break
+    except av.FFmpegError:
+        pass
+    container.seek(0) if seen and container.format.name not in ("gif",) else None
+    return pts, keyframes, seen
+
+
+def _count_packets(path: Path) -> int:
+    with av.open(str(path), timeout=10.0) as container:
+        stream = container.streams.video[0]
+        count = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    count += 1
+        except av.FFmpegError:
+            pass
+        return count
+
+
+def _rotation(container, stream, path: Path) -> int:
+    """Display rotation from the first decodable frame (also proves that something decodes)."""
+    container.seek(0) if container.format.name != "gif" else None
+    try:
+        for frame in container.decode(stream):
+            return int(getattr(frame, "rotation", 0) or 0) % 360
+    except av.FFmpegError:
+        pass
+    # the first packets did not decode: try once more from a fresh open before giving up
+    with av.open(str(path), timeout=10.0) as again:
+        try:
+            for frame in again.decode(again.streams.video[0]):
+                return int(getattr(frame, "rotation", 0) or 0) % 360
+        except av.FFmpegError as exc:
+            raise VideoError(f"{path.name}: no frame of the video decodes ({_reason(exc)}); the file is corrupt") from None
+    raise VideoError(f"{path.name}: no frame of the video decodes; the file is corrupt or empty")
