@@ -14,6 +14,9 @@ MAX_SIDE = 16384
 _COUNT_PACKETS_UP_TO_BYTES = 512 * 1024**2  # demux (no decode) to count frames exactly when the container doesn't say
 _TIMING_PACKETS = 400
 SUPPORTED_HINT = "upload a video file such as mp4, mov, avi, mkv, webm or gif"
+# FFmpeg demuxers/codecs that accept arbitrary text or subtitles as "video": never a real upload
+_NOT_VIDEO_FORMATS = {"tty", "txt", "ansi", "bin", "xbin", "idf", "adf", "srt", "webvtt", "ass", "lrc"}
+_NOT_VIDEO_CODECS = {"ansi", "bintext", "xbin", "idf", "text"}
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,15 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
+    if container.format.name in _NOT_VIDEO_FORMATS:
+        raise VideoError(f"{path.name}: not a video file (it reads as {container.format.name} text); {SUPPORTED_HINT}")
     if not container.streams.video:
         kind = "audio only" if container.streams.audio else "no video stream"
         raise VideoError(f"{path.name}: {kind}: there are no frames to look at; {SUPPORTED_HINT}")
     stream = container.streams.video[0]
     context = stream.codec_context
+    if context.name in _NOT_VIDEO_CODECS:
+        raise VideoError(f"{path.name}: not a video file (it reads as {context.name} text); {SUPPORTED_HINT}")
     coded_width, coded_height = int(context.width or 0), int(context.height or 0)
     if coded_width <= 0 or coded_height <= 0:
         raise VideoError(f"{path.name}: the video stream declares no frame size; the file may be corrupt")
