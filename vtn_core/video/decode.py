@@ -1,11 +1,16 @@
 """Decode only the frames asked for: seek to the keyframe before sparse targets, stream straight through dense ones.
 
-Frame index of a decoded frame: from its timestamp for constant-rate videos (robust to dropped or
-undecodable frames), by counting for variable-rate ones. A target whose frame does not decode gets the
-next frame that does (or the last one at the end) and is counted in ``skipped``.
+Frame index of a decoded frame: from its timestamp, ``round((t - start) * fps)`` for constant-rate videos
+(robust to frames that fail to decode), the rank of its pts among all packets' pts for variable-rate ones
+(``probe.frame_times``), and by counting only when the container carries no timestamps.
+
+A target whose own frame does not decode gets the next frame that does (the last one at the end of the
+stream) and is counted in ``skipped``; packets the decoder rejects are counted in ``errors``. Only the
+frames yielded are converted to RGB; one frame is held at a time.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -13,145 +18,236 @@ import av
 import numpy as np
 
 from vtn_core.errors import VideoError
-from vtn_core.video.probe import VideoInfo, open_container, probe_video
+from vtn_core.video.probe import VideoInfo, frame_times, open_container, probe_video
 
 STRATEGIES = ("auto", "seek", "sequential")
-# seek when the gap between consecutive targets exceeds this many keyframe intervals (measured: docs/VIDEO.md)
+# "auto" seeks when consecutive targets are more than this many keyframe intervals apart: a seek costs
+# decoding on average half a GOP plus the reopening of the decoder (measured: docs/VIDEO.md)
 SEEK_GAP_IN_GOPS = 1.5
 _DEFAULT_GOP = 250
+_MAX_SEEK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class DecodeReport:
+    """After a read: samples given a substitute frame, frames decoded, packets the decoder rejected."""
+
+    skipped: int
+    decoded: int
+    errors: int
 
 
 def choose_strategy(info: VideoInfo, indices: np.ndarray) -> str:
     """"seek" when targets are sparse relative to the keyframe interval, else "sequential"."""
-    if info.variable_fps or info.container == "gif" or len(indices) < 2:
-        return "sequential" if info.variable_fps or info.container == "gif" else "seek"
-    unique = np.unique(indices)
-    gap = float(np.median(np.diff(unique))) if len(unique) > 1 else float(info.num_frames)
+    if info.container == "gif":
+        return "sequential"  # gif cannot seek to a keyframe
+    unique = np.unique(np.asarray(indices, dtype=np.int64))
+    if len(unique) < 2:
+        return "seek" if len(unique) and unique[0] > 0 else "sequential"
+    gap = float(np.median(np.diff(unique)))
     gop = info.keyframe_interval or _DEFAULT_GOP
     return "seek" if gap > SEEK_GAP_IN_GOPS * gop else "sequential"
 
 
 class FrameReader:
-    """Iterates (k, RGB uint8 frame, time_s) for requested indices in order; counts skipped frames."""
+    """Iterates ``(k, RGB uint8 frame [H, W, 3], time_s)`` for ``indices`` in increasing index order.
+
+    ``k`` is the position in the requested list; duplicates yield the same frame again. Rotation metadata
+    is applied. ``skipped``, ``decoded``, ``errors`` (and ``report``) are final once iteration ends.
+    """
 
     def __init__(self, path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,
                  strategy: str = "auto") -> None:
         if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}")
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self.path = Path(path)
         self.info = info or probe_video(self.path)
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.strategy = choose_strategy(self.info, self.indices) if strategy == "auto" else strategy
         self.skipped = 0
         self.decoded = 0
+        self.errors = 0
+        self._times: np.ndarray | None = None  # pts table of a variable-rate video
+
+    @property
+    def report(self) -> DecodeReport:
+        """Counts so far (final after iteration)."""
+        return DecodeReport(skipped=self.skipped, decoded=self.decoded, errors=self.errors)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, float]]:
         if len(self.indices) == 0:
             return
-        container = open_container(self.path)
+        order = np.argsort(self.indices, kind="stable")
+        if self.info.variable_fps:
+            self._times = frame_times(self.path)
         try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            order = np.argsort(self.indices, kind="stable")
+            done = 0
             if self.strategy == "seek":
-                yield from self._seeking(container, stream, order)
-            else:
-                yield from self._sequential(container, stream, order)
-        finally:
-            container.close()
+                for done_now, item in self._seeking(order):
+                    done = done_now
+                    yield item
+            if done < len(order):
+                yield from self._sequential(order, done)
+        except VideoError:
+            raise
+        except (av.FFmpegError, ValueError, OverflowError, IndexError, MemoryError) as exc:
+            raise VideoError(f"{self.path.name}: decoding failed ({type(exc).__name__}); the file may be corrupt; "
+                             "try re-encoding it (e.g. to mp4/h264)") from None
 
-    # ---- frame index of a decoded frame --------------------------------------------------------------
-    def _index_of(self, frame: av.VideoFrame, counter: int) -> int:
-        info = self.info
-        if info.variable_fps or frame.time is None:
-            return counter
-        return int(round((float(frame.time) - info.start_time_s) * info.fps))
+    # ---- frames and their indices ----------------------------------------------------------------------
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        container = open_container(self.path)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads: ~1.5x on 2 cores (docs/VIDEO.md)
+        return container, stream
+
+    def _index_of(self, frame: av.VideoFrame, counter: int) -> int | None:
+        """Source index of ``frame``; ``None`` when only counting can tell (no timestamps)."""
+        if frame.time is None:
+            return None
+        if self._times is not None and len(self._times):
+            position = int(np.searchsorted(self._times, float(frame.time) - 1e-6))
+            return min(position, len(self._times) - 1)
+        return int(round((float(frame.time) - self.info.start_time_s) * self.info.fps))
+
+    def _time_of(self, frame: av.VideoFrame, index: int) -> float:
+        if frame.time is not None:
+            return float(frame.time)
+        return self.info.start_time_s + index / self.info.fps
 
     def _frames(self, container, stream) -> Iterator[av.VideoFrame]:
-        """Decode packet by packet, skipping undecodable packets (counted once per packet)."""
-        for packet in container.demux(stream):
+        """Decode packet by packet; a packet the decoder rejects is counted and passed over."""
+        demux = container.demux(stream)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.FFmpegError:  # a damaged container: what follows cannot be found
+                self.errors += 1
+                break
             try:
                 frames = packet.decode()
             except (av.FFmpegError, ValueError):
-                self.skipped += 1
+                self.errors += 1
                 continue
             for frame in frames:
                 self.decoded += 1
                 yield frame
-        try:
-            for frame in stream.decode(None):  # flush the decoder
-                self.decoded += 1
-                yield frame
-        except (av.FFmpegError, ValueError):
-            pass
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         image = frame.to_ndarray(format="rgb24")
         turns = (self.info.rotation // 90) % 4
         return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
+    def _emit(self, order, targets, pointer, index, image, time_s) -> list[tuple[int, np.ndarray, float]]:
+        """Items for every pending target up to ``index`` (those before it never came out: skipped)."""
+        items = []
+        while pointer < len(targets) and targets[pointer] <= index:
+            if targets[pointer] < index:
+                self.skipped += 1
+            items.append((int(order[pointer]), image, time_s))
+            pointer += 1
+        return items
+
     # ---- strategies ------------------------------------------------------------------------------------
-    def _sequential(self, container, stream, order: np.ndarray):
+    def _sequential(self, order: np.ndarray, pointer: int):
+        """Decode from the start, converting only target frames."""
         targets = self.indices[order]
-        pointer, counter = 0, 0
         last = None
-        for frame in self._frames(container, stream):
-            index = self._index_of(frame, counter)
-            counter += 1
-            if pointer >= len(targets):
-                break
-            if index < targets[pointer]:
-                continue
-            image, time_s = self._rgb(frame), float(frame.time or 0.0)
-            last = (image, time_s)
-            while pointer < len(targets) and targets[pointer] <= index:
-                if targets[pointer] < index:
-                    self.skipped += 1  # its own frame never came out of the decoder
-                yield int(order[pointer]), image, time_s
-                pointer += 1
-        yield from self._fill_tail(order, pointer, last, container, stream)
-
-    def _seeking(self, container, stream, order: np.ndarray):
-        targets = self.indices[order]
-        time_base = float(stream.time_base)
-        pointer = 0
-        last = None
-        while pointer < len(targets):
-            target = int(targets[pointer])
-            seconds = self.info.start_time_s + target / self.info.fps
-            try:
-                container.seek(int(seconds / time_base), stream=stream, backward=True, any_frame=False)
-            except (av.FFmpegError, OverflowError):
-                break
-            found = False
-            counter = 0
-            for frame in self._frames(container, stream):
-                index = self._index_of(frame, counter)
-                counter += 1
-                if index < target:
-                    continue
-                image, time_s = self._rgb(frame), float(frame.time or 0.0)
-                last = (image, time_s)
-                while pointer < len(targets) and targets[pointer] <= index:
-                    if targets[pointer] < index:
-                        self.skipped += 1
-                    yield int(order[pointer]), image, time_s
-                    pointer += 1
-                found = True
-                # keep decoding forward while the next target is near; seek again when it is far
-                if pointer >= len(targets) or targets[pointer] - index > (self.info.keyframe_interval or _DEFAULT_GOP):
+        container, stream = self._open()
+        try:
+            for counter, frame in enumerate(self._frames(container, stream)):
+                if pointer >= len(targets):
                     break
-                target = int(targets[pointer])
-            if not found:
-                break
-        yield from self._fill_tail(order, pointer, last, container, stream)
+                index = self._index_of(frame, counter)
+                index = counter if index is None else index
+                if index < targets[pointer]:
+                    continue
+                image, time_s = self._rgb(frame), self._time_of(frame, index)
+                last = (image, time_s)
+                for item in self._emit(order, targets, pointer, index, image, time_s):
+                    pointer += 1
+                    yield item
+        finally:
+            container.close()
+        for item in self._fill_tail(order, pointer, last):
+            yield item
 
-    def _fill_tail(self, order, pointer, last, container, stream):
+    def _seeking(self, order: np.ndarray):
+        """Seek to the keyframe before each far target, decode forward; yields (targets done, item).
+
+        Stops early (the caller finishes sequentially) when the file cannot seek or has no timestamps.
+        """
+        targets = self.indices[order]
+        gop = self.info.keyframe_interval or _DEFAULT_GOP
+        pointer, last = 0, None
+        container, stream = self._open()
+        try:
+            time_base = float(stream.time_base or 0)
+            while pointer < len(targets) and time_base > 0:
+                target = int(targets[pointer])
+                first = self._seek_before(container, stream, target, time_base)
+                if first is None:
+                    return  # cannot seek or no timestamps: sequential from here
+                frame, index, frames = first
+                while frame is not None:
+                    if index >= target:
+                        image, time_s = self._rgb(frame), self._time_of(frame, index)
+                        last = (image, time_s)
+                        for item in self._emit(order, targets, pointer, index, image, time_s):
+                            pointer += 1
+                            yield pointer, item
+                        # keep decoding forward while the next target is near; seek again when it is far
+                        if pointer >= len(targets) or targets[pointer] - index > gop:
+                            break
+                        target = int(targets[pointer])
+                    frame = next(frames, None)
+                    index = self._index_of(frame, 0) if frame is not None else None
+                    if frame is not None and index is None:
+                        return
+                if frame is None:
+                    break  # end of stream: the remaining targets lie past the last frame
+        finally:
+            container.close()
+        if last is not None:
+            for item in self._fill_tail(order, pointer, last):
+                pointer += 1
+                yield pointer, item
+
+    def _seek_before(self, container, stream, target: int, time_base: float):
+        """Seek so that decoding starts at or before ``target``; (first frame, its index, frame iterator)."""
+        margin = 0
+        for _ in range(_MAX_SEEK_RETRIES):
+            seconds = self._target_time(max(target - margin, 0))
+            try:
+                container.seek(max(int(seconds / time_base), 0), stream=stream, backward=True, any_frame=False)
+            except (av.FFmpegError, OverflowError, ValueError):
+                return None
+            frames = self._frames(container, stream)
+            frame = next(frames, None)
+            if frame is None:
+                return None
+            index = self._index_of(frame, 0)
+            if index is None:
+                return None
+            if index <= target or target - margin <= 0:
+                return frame, index, frames
+            margin = max(2 * margin, self.info.keyframe_interval or _DEFAULT_GOP)  # landed late: back off
+        return None
+
+    def _target_time(self, index: int) -> float:
+        if self._times is not None and len(self._times):
+            return float(self._times[min(index, len(self._times) - 1)])
+        return self.info.start_time_s + index / self.info.fps
+
+    def _fill_tail(self, order, pointer, last):
         """Targets past the last decodable frame get the last frame (counted as skipped)."""
         if pointer >= len(order):
             return
         if last is None:
-            raise VideoError(f"{self.path.name}: no requested frame could be decoded; the file is corrupt")
+            raise VideoError(f"{self.path.name}: none of the requested frames could be decoded; the file is "
+                             "corrupt or truncated; try re-encoding it (e.g. to mp4/h264)")
         for k in order[pointer:]:
             self.skipped += 1
             yield int(k), last[0], last[1]
@@ -159,5 +255,5 @@ class FrameReader:
 
 def read_frames(path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,
                 strategy: str = "auto") -> Iterator[tuple[int, np.ndarray, float]]:
-    """Decode the frames at ``indices``; yields (k, frame, time_s) in sorted-index order (k = request slot)."""
+    """Decode the frames at ``indices``; yields (k, RGB frame, time_s) in increasing index order (k = request slot)."""
     return iter(FrameReader(path, indices, info, strategy))

@@ -22,23 +22,58 @@ def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
 def preprocess_frames(frames: np.ndarray | torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     """uint8 RGB [N, H, W, 3] → float32 [N, 3, crop, crop]: [0, 1], mean/std, short-side bilinear resize
     (align_corners=False), centre crop at ceil((size - crop) / 2). Resizing before normalising is the same
-    map (both linear, weights sum to 1) and keeps memory at the small size; equal to the original to ~1e-6."""
+    map (both linear, weights sum to 1); only the crop's output pixels are interpolated, from the 2 x 2 source
+    pixels each reads (bilinear without antialias), so a 720p frame is never converted to float whole.
+    Equal to the original to ~1e-6."""
     x = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
     if x.dim() != 4 or x.shape[-1] != 3:
         raise ValueError(f"frames must be [N, H, W, 3] RGB, got {tuple(x.shape)}")
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    height, width = x.shape[-2:]
+    count, height, width = int(x.shape[0]), int(x.shape[1]), int(x.shape[2])
     new_h, new_w = scaled_size(height, width, prep.resize_short_side)
-    if (new_h, new_w) != (height, width):
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False)
     crop = prep.crop_size
     if new_h < crop or new_w < crop:
         raise ValueError(f"frames of {new_w}x{new_h} are smaller than the {crop}px crop")
     top, left = int(math.ceil((new_h - crop) / 2)), int(math.ceil((new_w - crop) / 2))
-    x = x[:, :, top:top + crop, left:left + crop]
-    mean = torch.tensor(prep.mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(prep.std, dtype=x.dtype).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    if (new_h, new_w) == (height, width):
+        pixels = x[:, top:top + crop, left:left + crop].float().reshape(count, crop, crop * 3)
+    else:
+        pixels = _bilinear_crop(x, (height, new_h, top), (width, new_w, left), crop)
+    mean = (torch.tensor(prep.mean, dtype=torch.float32) * 255.0).repeat(crop).view(1, 1, -1)
+    std = (torch.tensor(prep.std, dtype=torch.float32) * 255.0).repeat(crop).view(1, 1, -1)
+    pixels = pixels.sub_(mean).div_(std)
+    return pixels.view(count, crop, crop, 3).permute(0, 3, 1, 2).contiguous()
+
+
+def _taps(in_size: int, out_size: int, start: int, count: int) -> tuple[torch.Tensor, ...]:
+    """Source indices and weights of output pixels ``start .. start + count - 1`` exactly as torch's
+    bilinear (align_corners=False, size given): src = max(in/out * (dst + 0.5) - 0.5, 0)."""
+    scale = torch.tensor(in_size, dtype=torch.float32) / out_size
+    dst = torch.arange(start, start + count, dtype=torch.float32)
+    src = (scale * (dst + 0.5) - 0.5).clamp_(min=0)
+    first = src.floor().clamp_(max=in_size - 1)
+    weight1 = (src - first).clamp_(0, 1)
+    first = first.long()
+    second = torch.where(first < in_size - 1, first + 1, first)
+    return first, second, 1 - weight1, weight1
+
+
+def _bilinear_crop(x: torch.Tensor, rows: tuple[int, int, int], cols: tuple[int, int, int],
+                   crop: int) -> torch.Tensor:
+    """uint8 [N, H, W, 3] → float [N, crop, crop * 3]: the resized frame's crop, from gathered source pixels."""
+    count, height, width = int(x.shape[0]), int(x.shape[1]), int(x.shape[2])
+    r0, r1, h0, h1 = _taps(rows[0], rows[1], rows[2], crop)
+    c0, c1, w0, w1 = _taps(cols[0], cols[1], cols[2], crop)
+    flat = x.reshape(count, height, width * 3)  # (column, channel) flattened: the inner loops vectorise
+    rgb = torch.arange(3)
+    k0, k1 = (c0[:, None] * 3 + rgb).reshape(-1), (c1[:, None] * 3 + rgb).reshape(-1)
+    w0, w1 = w0.repeat_interleave(3).view(1, 1, -1), w1.repeat_interleave(3).view(1, 1, -1)
+
+    def blend(source_rows: torch.Tensor) -> torch.Tensor:
+        left = source_rows.index_select(2, k0).float().mul_(w0)
+        return left.add_(source_rows.index_select(2, k1).float().mul_(w1))
+
+    top = blend(flat.index_select(1, r0)).mul_(h0.view(1, -1, 1))
+    return top.add_(blend(flat.index_select(1, r1)).mul_(h1.view(1, -1, 1)))
 
 
 def make_thumbnails(frames: np.ndarray, height: int = 96) -> np.ndarray:
@@ -48,6 +83,7 @@ def make_thumbnails(frames: np.ndarray, height: int = 96) -> np.ndarray:
         return np.zeros((0, height, height, 3), np.uint8)
     src_h, src_w = frames.shape[1:3]
     width = max(1, int(round(src_w * height / src_h)))
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    # uint8 in, uint8 out: torch's integer antialiased kernel (channels-last), ~25x faster than via float
+    x = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.uint8)).permute(0, 3, 1, 2)
     x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())

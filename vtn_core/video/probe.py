@@ -13,6 +13,7 @@ MAX_PIXELS = 8192 * 8192  # refuse frames larger than this before decoding anyth
 MAX_SIDE = 16384
 _COUNT_PACKETS_UP_TO_BYTES = 512 * 1024**2  # demux (no decode) to count frames exactly when the container doesn't say
 _TIMING_PACKETS = 400
+_MAX_FRAMES = 50_000_000  # ~23 days at 25 fps: a larger declared count is a corrupt header
 SUPPORTED_HINT = "upload a video file such as mp4, mov, avi, mkv, webm or gif"
 # FFmpeg demuxers/codecs that accept arbitrary text or subtitles as "video": never a real upload
 _NOT_VIDEO_FORMATS = {"tty", "txt", "ansi", "bin", "xbin", "idf", "adf", "srt", "webvtt", "ass", "lrc"}
@@ -56,9 +57,18 @@ def open_container(path: Path) -> av.container.InputContainer:
         raise VideoError(f"{path.name}: not a readable video file ({_reason(exc)}); {SUPPORTED_HINT}") from None
 
 
+_ERRNO_TEXT = {1: "corrupt or unsupported data", 5: "corrupt or unsupported data", 16: "corrupt or unsupported data"}
+
+
 def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text.split(":")[0].strip()[:120] if "'" in text else text.strip()[:120]
+    """FFmpeg's short reason ("Invalid data found when processing input"), never a path or the file's bytes."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "unreadable text in its header"
+    errno = getattr(exc, "errno", None)
+    if errno in _ERRNO_TEXT:
+        return _ERRNO_TEXT[errno]
+    text = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+    return str(text).strip()[:120]
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -87,7 +97,8 @@ def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
         raise VideoError(f"{path.name}: not a video file (it reads as {context.name} text); {SUPPORTED_HINT}")
     coded_width, coded_height = int(context.width or 0), int(context.height or 0)
     if coded_width <= 0 or coded_height <= 0:
-        raise VideoError(f"{path.name}: the video stream declares no frame size; the file may be corrupt")
+        raise VideoError(f"{path.name}: the video stream declares no usable frame size (missing, or too large "
+                         "for the decoder); the file may be corrupt")
     if coded_width > MAX_SIDE or coded_height > MAX_SIDE or coded_width * coded_height > MAX_PIXELS:
         raise VideoError(f"{path.name}: frame size {coded_width}x{coded_height} is larger than supported "
                          f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels)")
@@ -108,14 +119,16 @@ def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
         steps = np.diff(np.sort(np.asarray(pts, dtype=np.float64)))[:-1] * time_base
         steps = steps[steps > 0]
         if steps.size >= 2:
-            variable = bool((steps.max() - steps.min()) > 0.1 * np.median(steps) + 1e-4)
+            # a constant rate in a coarse time base alternates by one tick (33/34 ms): not variable
+            variable = bool((steps.max() - steps.min()) > 0.1 * np.median(steps) + 1.01 * time_base)
             if not fps or not np.isfinite(fps):
                 fps = float(1.0 / np.median(steps))
     if not fps or not np.isfinite(fps) or fps <= 0:
         fps = 25.0
     interval = int(np.median(np.diff(keyframes))) if len(keyframes) >= 2 else 0
 
-    if stream.frames and stream.frames > 0:
+    estimate = duration * fps
+    if stream.frames and stream.frames > 0 and (not estimate or stream.frames <= 10 * estimate + 10):
         count, exact = int(stream.frames), True
     elif path.stat().st_size <= _COUNT_PACKETS_UP_TO_BYTES:
         count, exact = _count_packets(path), True
@@ -125,7 +138,10 @@ def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
     else:
         count, exact = int(round(duration * fps)), False
     if count <= 0:
-        raise VideoError(f"{path.name}: the video stream holds no frames")
+        raise VideoError(f"{path.name}: the video stream holds no frames; the file may be corrupt or empty")
+    if count > _MAX_FRAMES:
+        raise VideoError(f"{path.name}: the header declares {count} frames, more than any real video; "
+                         "the file is corrupt")
     if duration <= 0:
         duration = count / fps
     rotation = _rotation(container, stream, path)
@@ -187,3 +203,35 @@ def _rotation(container, stream, path: Path) -> int:
         except av.FFmpegError as exc:
             raise VideoError(f"{path.name}: no frame of the video decodes ({_reason(exc)}); the file is corrupt") from None
     raise VideoError(f"{path.name}: no frame of the video decodes; the file is corrupt or empty")
+
+
+_TIMES_CACHE: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def frame_times(path: str | Path) -> np.ndarray:
+    """Presentation times (s) of every frame in display order, from the packets' pts (demux only, no decode).
+
+    Used for variable-rate videos, where frame index and time are not proportional. Cached per file version.
+    Packets without a pts are ignored; an empty array means the container gives no usable times.
+    """
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _TIMES_CACHE:
+        container = open_container(path)
+        try:
+            stream = container.streams.video[0]
+            base = float(stream.time_base or 0) or 1.0
+            pts: list[int] = []
+            try:
+                for packet in container.demux(stream):
+                    if packet.size and packet.pts is not None:
+                        pts.append(int(packet.pts))
+            except av.FFmpegError:
+                pass  # a damaged tail: keep the times read so far
+        finally:
+            container.close()
+        if len(_TIMES_CACHE) > 16:
+            _TIMES_CACHE.clear()
+        _TIMES_CACHE[key] = np.unique(np.asarray(pts, dtype=np.int64)) * base
+    return _TIMES_CACHE[key]

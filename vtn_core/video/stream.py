@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from vtn_core.config import Preprocessing
-from vtn_core.video.decode import FrameReader
+from vtn_core.video.decode import DecodeReport, FrameReader
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
 
@@ -47,7 +47,13 @@ class ChunkStream:
 
     @property
     def skipped(self) -> int:
+        """Samples that got a substitute frame (final once iteration ends)."""
         return self.reader.skipped
+
+    @property
+    def report(self) -> DecodeReport:
+        """Skipped samples, decoded frames and rejected packets (final once iteration ends)."""
+        return self.reader.report
 
     def _produce(self) -> Iterator[Chunk]:
         frames, times, start = [], [], 0
@@ -109,6 +115,8 @@ class ChunkStream:
 
 
 def iter_chunks(path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
-                info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1) -> ChunkStream:
-    """A ``ChunkStream`` over the samples at ``indices`` (iterate it; read ``.skipped`` afterwards)."""
-    return ChunkStream(path, indices, prep, chunk_size, info=info, thumb_height=thumb_height, prefetch=prefetch)
+                info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
+                strategy: str = "auto") -> ChunkStream:
+    """A ``ChunkStream`` over the samples at ``indices`` (iterate it; read ``.skipped``/``.report`` afterwards)."""
+    return ChunkStream(path, indices, prep, chunk_size, info=info, thumb_height=thumb_height, prefetch=prefetch,
+                       strategy=strategy)
