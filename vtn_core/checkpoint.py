@@ -22,6 +22,7 @@ import yaml
 from vtn_core.config import VTNConfig
 from vtn_core.device import resolve_device
 from vtn_core.errors import CheckpointError
+from vtn_core.hashing import umask_mode
 from vtn_core.model import VTN
 
 NATIVE_FORMAT = "vtn-explorer"
@@ -258,6 +259,7 @@ def save_checkpoint(model: VTN, path: str | Path, **metadata: Any) -> Path:
     os.close(fd)
     try:
         save_file(state, tmp, metadata=header)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

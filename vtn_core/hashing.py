@@ -44,3 +44,10 @@ def default_cache_dir() -> Path:
         return Path(os.environ["VTN_CACHE_DIR"])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "vtn-explorer"
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the process umask leaves it (temp files from ``mkstemp`` are 0600 otherwise)."""
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current

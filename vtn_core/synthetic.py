@@ -1,9 +1,10 @@
 """A long-video event dataset: one short class-defining event among distractor motion common to all classes.
 
-Each video has a textured background, drifting distractor discs (the same statistics for every class),
-camera jitter and sensor noise. The event — at most 15% of the frames, at a random time — is the only
-appearance of the "hero" object and its class-specific motion (falling, rising, bouncing, spinning,
-splitting, colliding). Frames outside the event carry no class information, so a model must find it.
+Each video has a textured background, drifting distractor discs in muted tones (the same statistics for
+every class), camera jitter and sensor noise. The event — 10–15% of the frames, at a random time — is the
+only appearance of the vivid "hero" object: its class-specific motion (falling, rising, bouncing, spinning,
+splitting, colliding) and colour. Frames outside the event carry no class information, so a model must
+find the event to classify.
 Deterministic per (seed, video index); frames are rendered at 2x and downsampled (anti-aliased).
 """
 from __future__ import annotations
@@ -23,7 +24,10 @@ from PIL import Image, ImageDraw, ImageFilter
 from vtn_core.videowrite import write_video
 
 CLASSES = ("falling", "rising", "bouncing", "spinning", "splitting", "colliding")
-PALETTE = ((231, 76, 60), (52, 152, 219), (46, 204, 113), (241, 196, 15), (155, 89, 182), (230, 126, 34))
+# distractors: muted tones shared by every class; the hero: one vivid colour per class, seen only during the event
+PALETTE = ((176, 140, 132), (132, 156, 176), (150, 170, 140), (190, 176, 130), (160, 140, 170), (185, 160, 140))
+HERO_COLOURS = {"falling": (231, 76, 60), "rising": (52, 152, 219), "bouncing": (46, 204, 113),
+                "spinning": (241, 196, 15), "splitting": (155, 89, 182), "colliding": (255, 127, 0)}
 MAX_EVENT_SHARE = 0.15
 MIN_FRAMES = 64
 
@@ -43,10 +47,10 @@ class VideoSpec:
 
 def sample_spec(rng: np.random.Generator, label: str | None = None, num_frames: int | None = None,
                 size: int = 96, fps: int = 25) -> VideoSpec:
-    """A random video description: length 64–128 frames unless given, an event of 8–12% of it."""
+    """A random video description: length 64–128 frames unless given, an event of 10–15% of it."""
     label = label or CLASSES[int(rng.integers(len(CLASSES)))]
     frames = int(num_frames or rng.integers(MIN_FRAMES, 129))
-    length = max(6, int(round(frames * rng.uniform(0.08, 0.12))))
+    length = max(6, int(frames * rng.uniform(0.10, 0.15)))
     length = min(length, int(MAX_EVENT_SHARE * frames))
     margin = max(2, frames // 20)
     start = int(rng.integers(margin, frames - margin - length + 1))
@@ -85,7 +89,7 @@ def _hero(draw: ImageDraw.ImageDraw, spec: VideoSpec, t: float, colour, size: in
     """Draw the class-defining object at event progress ``t`` in [0, 1]."""
     r = size * 0.13
     cx = size * 0.5
-    white = (250, 250, 250, 255)
+    white = (*[min(255, c + 60) for c in colour], 255)
     ring = (*colour, 255)
     if spec.label in ("falling", "rising"):
         y0, y1 = (size * 0.12, size * 0.88) if spec.label == "falling" else (size * 0.88, size * 0.12)
@@ -132,7 +136,7 @@ def render_video(spec: VideoSpec, with_event: bool = True) -> np.ndarray:
     vel = rng.normal(0, 0.6, (count, 2))
     radii = rng.uniform(0.05, 0.08, count) * size
     colours = [PALETTE[int(i)] for i in rng.integers(len(PALETTE), size=count)]
-    hero_colour = PALETTE[int(rng.integers(len(PALETTE)))]
+    hero_colour = HERO_COLOURS[spec.label]
     jitter = np.cumsum(rng.normal(0, 0.5, (spec.num_frames, 2)), axis=0).clip(-4, 4)
     noise_rng = np.random.default_rng(spec.seed + 1)
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)

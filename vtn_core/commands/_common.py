@@ -10,6 +10,7 @@ from pathlib import Path
 
 from vtn_core.checkpoint import DEFAULT_MAX_CHECKPOINT_BYTES
 from vtn_core.errors import VTNError
+from vtn_core.hashing import umask_mode
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -53,6 +54,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

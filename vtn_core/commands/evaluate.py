@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=positive_int, help="frames per video (default: the checkpoint's)")
     parser.add_argument("--attention", choices=("learned", "uniform"), help="override the attention mode")
     parser.add_argument("--json", type=Path, help="write the summary JSON here ('-' for stdout)")
+    parser.add_argument("--card", type=Path, help="also write a Markdown model card with these held-out numbers")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +34,12 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluate(model, args.data, num_frames=args.frames, progress=progress)
     if args.json:
         emit_json(summary, args.json)
+    if args.card:
+        from vtn_core.commands._common import write_text_atomic
+        from vtn_core.model_card import render_model_card
+
+        command = "python -m vtn_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        write_text_atomic(args.card, render_model_card(model, summary, heldout_command=command))
     if not args.json or str(args.json) != "-":
         line = f"accuracy {summary['accuracy']:.3f} on {summary['num_videos']} videos ({summary['attention']} attention)"
         if "localization" in summary:
