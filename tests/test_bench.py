@@ -1,0 +1,99 @@
+"""``python -m vtn_core bench``: the --quick run as a smoke test of the JSON's shape (never its speeds), bad arguments,
+and the pieces the figures rest on (multi-view sampling, crops, generated videos)."""
+from __future__ import annotations
+
+import json
+import numbers
+
+import numpy as np
+import pytest
+import torch
+
+from vtn_core.bench.multiview import CLIP_FRAMES, clip_indices, spatial_crops
+from vtn_core.bench.worker import peak_rss_mb, reset_peak_rss
+from vtn_core.cli import main
+from vtn_core.config import Preprocessing
+from vtn_core.video import preprocess_frames
+
+TOP_KEYS = {"quick", "machine", "sizes", "elapsed_s", "models", "videos", "overhead", "decode", "multiview",
+            "long_video", "temporal_scaling", "cache", "gpu"}
+
+
+def _positive(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+
+
+@pytest.fixture(scope="module")
+def quick_document(tmp_path_factory):
+    """One --quick run for the whole module (its videos in a temporary cache folder)."""
+    folder = tmp_path_factory.mktemp("bench")
+    out = folder / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out), "--cache-dir", str(folder / "videos")]) == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_quick_json_shape(quick_document):
+    doc = quick_document
+    assert TOP_KEYS <= set(doc) and doc["quick"] is True
+    assert _positive(doc["machine"]["cores"]) and isinstance(doc["machine"]["torch"], str)
+    for model in ("bundled", "vit_b"):
+        row = doc["overhead"][model]
+        assert all(_positive(row[k]) for k in ("overhead_ratio", "pipeline_s", "backbone_only_s",
+                                               "overhead_floor_perfect_overlap", "decode_preprocess_only_s"))
+        mv = doc["multiview"][model]
+        assert all(_positive(mv[k]) for k in ("wall_speedup", "flop_ratio", "single_pass_gflops", "multiview_gflops"))
+        assert mv["paper_wall_speedup"] == 5.1 and mv["paper_flop_ratio"] == 1.5
+    for row in doc["decode"].values():
+        assert _positive(row["decode_speedup"]) and row["strategy"] in ("seek", "sequential")
+        assert row["frames_decoded_ours"] <= row["frames_decoded_every_frame"]
+    long = doc["long_video"]
+    assert len(long["runs"]) == 2
+    assert all(_positive(run[k]) for run in long["runs"] for k in ("peak_rss_mb", "wall_s", "result_mb", "samples"))
+    assert isinstance(long["rss_growth_beyond_result_mb"], numbers.Real)
+    sizes = doc["temporal_scaling"]["sizes"]
+    assert [r["tokens"] for r in sizes] == sorted(r["tokens"] for r in sizes)
+    assert all(_positive(r["seconds"]) and _positive(r["ms_per_token"]) for r in sizes)
+    assert _positive(doc["cache"]["cache_speedup"]) and doc["cache"]["cache_hits"] == doc["cache"]["repeats"]
+    assert doc["gpu"]["available"] is torch.cuda.is_available()
+    assert _positive(doc["elapsed_s"]["total"])
+
+
+def test_bad_arguments_exit_2(capsys, tmp_path):
+    assert main(["bench", "--only", "nonsense"]) == 2
+    assert capsys.readouterr().err.startswith("error: --only: unknown benchmark nonsense")
+    assert main(["bench", "--checkpoint", str(tmp_path / "missing.safetensors")]) == 2
+    assert "error: " in capsys.readouterr().err
+    assert main(["bench", "--json", str(tmp_path / "no" / "such" / "dir.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--no-such-flag"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_clip_indices_follow_pyslowfast():
+    first, last = clip_indices(300, 0), clip_indices(300, 9)
+    assert len(first) == CLIP_FRAMES and first[0] == 0 and last[-1] == 299
+    assert np.all(np.diff(first) > 0)
+    short = clip_indices(20, 5)  # shorter than one clip: indices stay inside the video
+    assert short.min() >= 0 and short.max() <= 19
+
+
+def test_centre_crop_view_equals_the_pipeline_input():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 72, 128, 3), dtype=np.uint8)
+    prep = Preprocessing(resize_short_side=64, crop_size=64)
+    views = spatial_crops(frames, prep)  # [3 crops, 3, N, 64, 64]
+    assert views.shape == (3, 3, 2, 64, 64)
+    centre = views[1].permute(1, 0, 2, 3)
+    torch.testing.assert_close(centre, preprocess_frames(frames, prep), atol=1e-6, rtol=0)
+    assert not torch.allclose(views[0], views[2])
+
+
+def test_peak_rss_reset_is_honest():
+    reset_peak_rss()
+    before = peak_rss_mb()
+    block = np.ones(64 * 1024**2 // 8)  # 64 MB touched
+    assert peak_rss_mb() >= before + 50
+    del block

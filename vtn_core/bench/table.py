@@ -1,0 +1,102 @@
+"""The benchmark document as a plain-text table: figure, measured value, target (or paper), verdict."""
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, str, str, str]
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def overhead_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B")):
+        r = doc[key]
+        rows.append((f"overhead {label} ({r['frames']} fr, 720p)", f"{r['overhead_ratio']:.2f}x "
+                     f"({r['pipeline_s']:.2f} s / {r['backbone_only_s']:.2f} s)", "<= 1.15",
+                     _verdict(r["overhead_ratio"] <= 1.15)))
+        rows.append((f"  floor: decode+prep {r['ms_per_frame_decode_preprocess']:.1f} ms/fr vs backbone "
+                     f"{r['ms_per_frame_backbone']:.1f}", f"{r['overhead_floor_perfect_overlap']:.2f}x overlap, "
+                     f"{r['overhead_floor_no_spare_cores']:.2f}x serial", "", ""))
+    return rows
+
+
+def decode_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for label, r in doc.items():
+        rows.append((f"decode {r['samples']} of {r['video_frames']} fr, key every {r['keyframe_interval']} "
+                     f"({r['strategy']})", f"{r['decode_speedup']:.2f}x ({r['every_frame_s']:.1f} s / "
+                     f"{r['ours_s']:.1f} s)", ">= 5x", _verdict(r["decode_speedup"] >= 5)))
+    return rows
+
+
+def multiview_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B")):
+        r = doc[key]
+        note = " (scaled)" if r["multiview_scaled_from_subset"] or r["single_pass_reused_or_scaled"] else ""
+        rows.append((f"30-view / single pass, {label}: wall{note}", f"{r['wall_speedup']:.2f}x "
+                     f"({r['multiview_s']:.1f} s / {r['single_pass_s']:.1f} s)",
+                     f"paper {r['paper_wall_speedup']}x", ""))
+        rows.append((f"30-view / single pass, {label}: GFLOPs", f"{r['flop_ratio']:.2f}x "
+                     f"({r['multiview_gflops']:.0f} / {r['single_pass_gflops']:.0f})",
+                     f"paper {r['paper_flop_ratio']}x", ""))
+    return rows
+
+
+def long_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for run in doc["runs"]:
+        rows.append((f"long video {run['minutes']:g} min, {run['samples']} samples (1/s)",
+                     f"{run['wall_s']:.0f} s, peak RSS {run['peak_rss_mb']:.0f} MB", "< 2048 MB",
+                     _verdict(run["peak_rss_mb"] < 2048)))
+    rows.append(("  RSS growth longest - shortest, beyond Result", f"{doc['rss_growth_beyond_result_mb']:+.0f} MB "
+                 f"(Result {doc['result_mb_difference']:+.0f} MB)", "~0", ""))
+    return rows
+
+
+def scaling_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = [(f"temporal {r['tokens']} tokens", f"{r['seconds']:.2f} s, {r['ms_per_token']:.3f} ms/token, "
+             f"+{r['peak_rss_growth_mb']:.0f} MB", "", "") for r in doc["sizes"]]
+    rows.append(("  time/token, largest / smallest", f"{doc['time_per_token_ratio']:.2f}", "", ""))
+    rows.append(("  time/token, largest / next largest", f"{doc['time_per_token_ratio_largest_two']:.2f}",
+                 "~1 (linear)", _verdict(doc["time_per_token_ratio_largest_two"] < 1.5)))
+    return rows
+
+
+def cache_rows(doc: dict[str, Any]) -> list[Row]:
+    return [("cache re-run (warm) vs cold", f"{doc['warm_s']:.3f} s vs {doc['cold_s']:.2f} s "
+             f"({doc['cache_speedup']:.0f}x)", "< 1 s", _verdict(doc["warm_s"] < 1))]
+
+
+def gpu_rows(doc: dict[str, Any]) -> list[Row]:
+    if not doc.get("available"):
+        return [("GPU rows", "no GPU", "", "")]
+    rows = [("ViT-B backbone bf16, frames/s", f"{doc['vit_b_bf16']['frames_per_s']:.0f}", "", "")]
+    for key in ("overhead_vit_b", "overhead_bundled"):
+        r = doc[key]
+        rows.append((f"GPU {key.replace('_', ' ')}", f"{r['overhead_ratio']:.2f}x", "<= 1.15",
+                     _verdict(r["overhead_ratio"] <= 1.15)))
+    rows.append(("GPU max allocated", f"{doc['max_allocated_mb']:.0f} MB", "", ""))
+    return rows
+
+
+BUILDERS = {"overhead": overhead_rows, "decode": decode_rows, "multiview": multiview_rows, "long_video": long_rows,
+            "temporal_scaling": scaling_rows, "cache": cache_rows, "gpu": gpu_rows}
+
+
+def render(document: dict[str, Any]) -> str:
+    """The table text (one line per figure) with a machine header."""
+    m = document["machine"]
+    header = (f"VTN benchmark{' (quick)' if document['quick'] else ''}: {m['cpu']}, {m['cores']} cores, "
+              f"{m['ram_gb']} GB, torch {m['torch']}, load {m['load_avg_1m']} -> {m.get('load_avg_1m_at_end', '?')}, "
+              f"{document['elapsed_s'].get('total', 0):.0f} s")
+    rows: list[Row] = [("figure", "measured", "target", "")]
+    for name, build in BUILDERS.items():
+        if name in document:
+            rows.extend(build(document[name]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [header, ""] + ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
