@@ -170,18 +170,23 @@ def attention_picker(native: str, key: str, where: Any = None) -> str:
 
 
 def frames_picker(video_frames: int, default: int, key: str, where: Any = None) -> int:
-    """How many frames to sample uniformly over the whole video (at most the video's frame count)."""
+    """How many frames to sample uniformly over the whole video (at most the video's frame count).
+
+    The user's choice is remembered under ``<key>_chosen`` (set by the slider's on_change): the slider's
+    identity changes with its maximum, i.e. with the video, and Streamlit drops a changed widget's state,
+    which used to reset the choice to 1 on every change of video.
+    """
     where = where or st.sidebar
     upper = max(2, min(int(video_frames), 1024))
-    value = int(min(max(default, 1), upper))
-    current = st.session_state.get(key)
-    if current is not None and not 1 <= int(current) <= upper:
-        st.session_state[key] = min(max(int(current), 1), upper)  # keep a value from a longer video in range
-    if key in st.session_state:
-        return int(where.slider("Frames to sample", 1, upper, key=key,
-                                help=f"Spread evenly over the whole video ({video_frames} frames)."))
-    return int(where.slider("Frames to sample", 1, upper, value=value, key=key,
+    chosen_key = f"{key}_chosen"
+    st.session_state[key] = int(min(max(int(st.session_state.get(chosen_key, default)), 1), upper))
+    return int(where.slider("Frames to sample", 1, upper, key=key, on_change=_remember_choice,
+                            args=(key, chosen_key),
                             help=f"Spread evenly over the whole video ({video_frames} frames)."))
+
+
+def _remember_choice(key: str, chosen_key: str) -> None:
+    st.session_state[chosen_key] = st.session_state[key]
 
 
 def layer_head_picker(num_layers: int, num_heads: int, key: str, where: Any = None) -> tuple[int | None, int | None]:
