@@ -6,6 +6,7 @@ Uses Debian's ``/usr/bin/chromium`` (``bash scripts/setup.sh --tests`` installs 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -66,6 +68,24 @@ def stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def app_server(env: dict[str, str], log: Path) -> Iterator[int]:
+    """``streamlit run app.py`` on a free localhost port (output to ``log``); yields the port once healthy and
+    always stops the server."""
+    port = free_port()
+    with open(log, "w") as log_handle:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+             "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(port, server, log)
+        yield port
+    finally:
+        stop(server)
+
+
 def wait_idle(page, timeout_ms: int = RESULT_TIMEOUT_MS) -> None:
     """Until Streamlit's script run finished (its running indicator is gone)."""
     page.wait_for_timeout(700)
@@ -91,16 +111,7 @@ def test_end_to_end_in_chromium(tmp_path):
     if not bundled_assets_ready():
         env["VTN_ASSETS_DIR"] = str(build_assets(tmp_path / "assets"))
     clip = make_video(tmp_path / "e2e_upload.mp4", 36, fps=12.0, height=96, width=128)
-    port = free_port()
-    log = tmp_path / "server.log"
-    with open(log, "w") as log_handle:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
-             "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(port, server, log)
+    with app_server(env, tmp_path / "server.log") as port:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
@@ -146,5 +157,3 @@ def test_end_to_end_in_chromium(tmp_path):
                 print(f"first results on screen after {first_results_s:.1f} s")
             finally:
                 browser.close()
-    finally:
-        stop(server)

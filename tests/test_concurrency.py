@@ -15,8 +15,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +25,8 @@ import pytest
 
 import vtn_core
 from tests.app_assets import build_assets, build_models
-from tests.test_browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, bundled_assets_ready, choose, free_port,
-                                stop, wait_healthy, wait_idle)
+from tests.test_browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, app_server, bundled_assets_ready, choose,
+                                wait_idle)
 from tests.videos import make_video
 from ui import catalog, state, uploads
 from vtn_core.cache import ResultCache
@@ -101,16 +99,7 @@ def test_four_sessions_on_one_server_each_see_their_own_results(tmp_path):
     session_root.mkdir()
     env = dict(os.environ, VTN_CACHE_DIR=str(tmp_path / "cache"), VTN_ASSETS_DIR=str(assets), TMPDIR=str(session_root),
                PYTHONUNBUFFERED="1")
-    port = free_port()
-    log = tmp_path / "server.log"
-    with open(log, "w") as log_handle:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
-             "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(port, server, log)
+    with app_server(env, tmp_path / "server.log") as port:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
@@ -174,8 +163,6 @@ def test_four_sessions_on_one_server_each_see_their_own_results(tmp_path):
                 print("results on screen after", [round(c["seconds"], 1) for c in clients], "s")
             finally:
                 browser.close()
-    finally:
-        stop(server)
     # a server stopped normally removes every session's folder (uploads included) on its way out
     assert not [str(p) for p in session_root.rglob("*") if p.is_file()]
 
