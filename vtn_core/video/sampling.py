@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vtn_core.config import POSITION_SCHEMES
 from vtn_core.errors import VideoError
 from vtn_core.video.probe import VideoInfo, frame_times
 
-POSITION_SCHEMES = ("wrap", "rescale")
 MAX_SAMPLES = 1_000_000
 
 
