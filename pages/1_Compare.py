@@ -84,7 +84,7 @@ def compare() -> None:
     overlay = plots.overlay_strips({names[0]: (agreement.times, agreement.weights_a),
                                     names[1]: (agreement.times, agreement.weights_b)}, event_times=event,
                                    title="Both models' attention on one time axis")
-    st.plotly_chart(overlay, key="compare_overlay", config=views.CHART_CONFIG)
+    st.plotly_chart(overlay, key="compare_overlay", config=views.CHART_CONFIG, theme=None)
     zmax = float(max(agreement.weights_a.max(initial=0), agreement.weights_b.max(initial=0)))
     left, right = st.columns(2, gap="large")
     with left:

@@ -10,11 +10,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image
 
-ATTENTION_SCALE = "Magma"
+from vtn_core.colours import (ATTENTION_COLORSCALE, CURVE_FILL_COLOUR, PAGE_BACKGROUND, PEAK_COLOUR, legend_colorbar,
+                              uniform_level)
+
+ATTENTION_SCALE = ATTENTION_COLORSCALE  # the one attention scale (vtn_core.colours): zero = background, peak darkest
 EVENT_COLOUR = "rgba(46, 204, 113, 0.22)"
 EVENT_LINE = "#2b8a3e"
-CURVE_COLOUR = "#d6336c"
-CURVE_FILL = "rgba(214, 51, 108, 0.12)"
+CURVE_COLOUR = PEAK_COLOUR
+CURVE_FILL = CURVE_FILL_COLOUR
 SELECTED_COLOUR = "#1c7ed6"
 PALETTE = ["#d6336c", "#1c7ed6", "#37b24d", "#f59f00"]
 
@@ -55,7 +58,7 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     hover = [f"<b>{t:.2f} s</b> · frame {int(f)}<br>weight {w:.4f}<br>sample {k}"
              for k, (f, t, w) in enumerate(zip(frame_indices, times, weights))]
     top = float(zmax) if zmax else (float(weights.max()) if weights.size else 1.0)
-    uniform = 1.0 / count if count else 0.0
+    uniform = uniform_level(count)
     fig.add_trace(go.Scatter(x=times, y=weights, mode="lines+markers", fill="tozeroy", fillcolor=CURVE_FILL,
                              line={"color": CURVE_COLOUR, "width": 2}, marker={"size": 5, "color": CURVE_COLOUR},
                              hovertext=hover, hoverinfo="text", name="weight", customdata=np.arange(count)),
@@ -64,8 +67,11 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
         fig.add_hline(y=uniform, line={"color": "#868e96", "width": 1, "dash": "dash"}, row=1, col=1,
                       annotation_text="uniform", annotation_position="top right",
                       annotation_font={"size": 10, "color": "#868e96"})
-    fig.add_trace(go.Heatmap(x=times, y=[0], z=[weights], zmin=0.0, zmax=max(top, 1e-12), colorscale=ATTENTION_SCALE,
-                             showscale=False, hovertext=[hover], hoverinfo="text", name="heatmap", xgap=0),
+    top = max(top, 1e-12)
+    fig.add_trace(go.Heatmap(x=times, y=[0], z=[weights], zmin=0.0, zmax=top, colorscale=ATTENTION_SCALE,
+                             showscale=True, colorbar=legend_colorbar(top, count, len=0.62, y=1.0, yanchor="top",
+                                                                      x=1.01, xanchor="left"),
+                             hovertext=[hover], hoverinfo="text", name="heatmap", xgap=0),
                   row=2, col=1)
     if event_times is not None:
         for row in range(1, rows + 1):
@@ -88,7 +94,8 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     fig.update_xaxes(showgrid=False)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
     fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
-                      margin={"l": 55, "r": 20, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor="white",
+                      margin={"l": 55, "r": 130, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor=PAGE_BACKGROUND,
+                      paper_bgcolor=PAGE_BACKGROUND,
                       clickmode="event+select", dragmode=False)
     return fig
 
@@ -135,7 +142,7 @@ def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str
 def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = "",
               event_times: tuple[float, float] | None = None) -> go.Figure:
     """A layer × head grid of small attention strips ([layers, heads, F] weights), one colour scale."""
-    layers, heads, _ = cls_attention.shape
+    layers, heads, frames = cls_attention.shape
     fig = make_subplots(rows=layers, cols=heads, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.008, vertical_spacing=0.1 / max(layers, 1),
                         column_titles=[f"head {h}" for h in range(heads)],
@@ -145,8 +152,8 @@ def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = 
         for head in range(heads):
             fig.add_trace(go.Heatmap(x=timestamps_s, y=[0], z=[cls_attention[layer, head]], zmin=0, zmax=zmax,
                                      colorscale=ATTENTION_SCALE, showscale=layer == 0 and head == heads - 1,
-                                     colorbar={"title": {"text": "weight", "side": "right"}, "thickness": 12,
-                                               "len": 1.0, "x": 1.06},
+                                     colorbar=legend_colorbar(max(zmax, 1e-12), frames, len=1.0, x=1.02,
+                                                              xanchor="left"),
                                      hovertemplate=f"layer {layer} head {head}<br>%{{x:.2f}} s<br>"
                                                    "weight %{z:.4f}<extra></extra>"),
                           row=layer + 1, col=head + 1)
@@ -156,7 +163,8 @@ def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = 
     fig.update_yaxes(visible=False)
     fig.update_xaxes(showgrid=False, tickfont={"size": 9})
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title or None, height=60 + 64 * layers, margin={"l": 10, "r": 60, "t": 40 if not title else 70, "b": 30})
+    fig.update_layout(title=title or None, height=60 + 64 * layers, plot_bgcolor=PAGE_BACKGROUND,
+                      paper_bgcolor=PAGE_BACKGROUND, margin={"l": 10, "r": 130, "t": 40 if not title else 70, "b": 30})
     return fig
 
 
