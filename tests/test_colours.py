@@ -73,9 +73,11 @@ def test_attention_rgb_maps_zero_to_background_and_zmax_to_the_peak():
 
 def test_legend_marks_the_uniform_level():
     assert uniform_level(16) == pytest.approx(1 / 17) and uniform_level(0) == 0.0
-    bar = legend_colorbar(0.9, 16)
-    assert bar["tickvals"] == [0.0, pytest.approx(1 / 17), 0.9]
+    bar = legend_colorbar(0.3, 16)
+    assert bar["tickvals"] == [0.0, pytest.approx(1 / 17), 0.3]
     assert "uniform 1/17" in bar["ticktext"]
+    close = legend_colorbar(0.9, 16)  # the uniform level near the bottom: "0" is left out, not overprinted
+    assert close["tickvals"] == [pytest.approx(1 / 17), 0.9]
     assert len(legend_colorbar(1 / 17, 16)["tickvals"]) == 2  # uniform = peak: one label, not two overlapping
 
 

@@ -75,10 +75,16 @@ def uniform_level(num_frames: int) -> float:
 
 
 def legend_colorbar(zmax: float, num_frames: int, **overrides: object) -> dict:
-    """A Plotly colorbar for the attention scale with 0, the uniform level and the top of the scale marked."""
+    """A Plotly colorbar for the attention scale with the uniform level 1/(F+1) and the top of the scale marked
+    (and 0, unless the uniform label would sit on top of it)."""
     uniform = uniform_level(num_frames)
-    values, labels = [0.0], ["0 (none)"]
-    if 0 < uniform < zmax * 0.97:
+    values: list[float] = []
+    labels: list[str] = []
+    show_uniform = 0 < uniform < zmax * 0.97
+    if not show_uniform or uniform >= zmax * 0.12:
+        values.append(0.0)
+        labels.append("0 (none)")
+    if show_uniform:
         values.append(uniform)
         labels.append(f"uniform 1/{num_frames + 1}")
     values.append(zmax)

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 from PIL import Image
 
@@ -20,6 +21,13 @@ CURVE_COLOUR = PEAK_COLOUR
 CURVE_FILL = CURVE_FILL_COLOUR
 SELECTED_COLOUR = "#1c7ed6"
 PALETTE = ["#d6336c", "#1c7ed6", "#37b24d", "#f59f00"]
+OUTLINE = "#ced4da"
+
+# One look for every figure, the same in the app (drawn with theme=None) and in the HTML export.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.font = {"family": "'Source Sans Pro', 'Source Sans 3', system-ui, sans-serif", "color": "#31333f"}
+TEMPLATE.layout.paper_bgcolor = TEMPLATE.layout.plot_bgcolor = PAGE_BACKGROUND
+TEMPLATE.layout.xaxis.automargin = TEMPLATE.layout.yaxis.automargin = True
 
 
 def _png_data_uri(image: np.ndarray) -> str:
@@ -93,7 +101,9 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_xaxes(showgrid=False)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
-    fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
+    fig.add_shape(type="rect", xref="x2 domain", yref="y2 domain", x0=0, x1=1, y0=0, y1=1,
+                  line={"color": OUTLINE, "width": 1}, layer="below")  # the band's extent: zero is background
+    fig.update_layout(template=TEMPLATE, title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
                       margin={"l": 55, "r": 130, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor=PAGE_BACKGROUND,
                       paper_bgcolor=PAGE_BACKGROUND,
                       clickmode="event+select", dragmode=False)
@@ -134,7 +144,7 @@ def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str
     fig = go.Figure(go.Bar(x=probabilities, y=labels, orientation="h", marker_color="#d6336c",
                            text=[f"{p:.1%}" for p in probabilities], textposition="auto",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis={"range": [0, 1], "tickformat": ".0%"}, height=60 + 32 * len(labels),
+    fig.update_layout(template=TEMPLATE, title=title, xaxis={"range": [0, 1], "tickformat": ".0%"}, height=60 + 32 * len(labels),
                       margin={"l": 10, "r": 10, "t": 40, "b": 30}, plot_bgcolor="white")
     return fig
 
@@ -157,13 +167,15 @@ def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = 
                                      hovertemplate=f"layer {layer} head {head}<br>%{{x:.2f}} s<br>"
                                                    "weight %{z:.4f}<extra></extra>"),
                           row=layer + 1, col=head + 1)
+            fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1,
+                          line={"color": OUTLINE, "width": 1}, row=layer + 1, col=head + 1)
             if event_times is not None:
                 fig.add_vrect(x0=event_times[0], x1=event_times[1], line={"color": EVENT_LINE, "width": 1.5},
                               fillcolor="rgba(0,0,0,0)", row=layer + 1, col=head + 1)
     fig.update_yaxes(visible=False)
     fig.update_xaxes(showgrid=False, tickfont={"size": 9})
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title or None, height=60 + 64 * layers, plot_bgcolor=PAGE_BACKGROUND,
+    fig.update_layout(template=TEMPLATE, title=title or None, height=60 + 64 * layers, plot_bgcolor=PAGE_BACKGROUND,
                       paper_bgcolor=PAGE_BACKGROUND, margin={"l": 10, "r": 130, "t": 40 if not title else 70, "b": 30})
     return fig
 
@@ -180,7 +192,7 @@ def overlay_strips(series: dict[str, tuple[np.ndarray, np.ndarray]], event_times
         fig.add_vrect(x0=event_times[0], x1=event_times[1], fillcolor=EVENT_COLOUR, line_width=0, layer="below",
                       annotation_text="ground-truth event", annotation_position="top left",
                       annotation_font={"color": EVENT_LINE, "size": 11})
-    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="weight", height=320, plot_bgcolor="white",
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="time (s)", yaxis_title="weight", height=320,
                       margin={"l": 55, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     fig.update_yaxes(rangemode="tozero", gridcolor="#f1f3f5")
@@ -213,8 +225,8 @@ def training_curves(histories: dict[str, list[dict[str, float]]], title: str = "
     fig.update_yaxes(gridcolor="#f1f3f5")
     for col in range(2, len(panels) + 1):
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=col)
-    fig.update_layout(title=title, height=360, plot_bgcolor="white", margin={"l": 50, "r": 20, "t": 80, "b": 40},
-                      legend={"orientation": "h", "y": -0.22})
+    fig.update_layout(template=TEMPLATE, title=title, height=400, margin={"l": 50, "r": 20, "t": 80, "b": 40},
+                      legend={"orientation": "h", "y": -0.2, "yanchor": "top"})
     return fig
 
 
@@ -230,7 +242,8 @@ def localization_bars(masses: dict[str, Sequence[float]], baseline: float | None
         fig.add_hline(y=baseline, line={"color": "#495057", "dash": "dash"},
                       annotation_text=f"event's share of frames ({baseline:.0%})", annotation_position="top left")
     top = max([max(v) for v in masses.values() if len(v)] + [baseline or 0, 0.1])
-    fig.update_layout(title=title, barmode="group", height=320, plot_bgcolor="white",
+    fig.update_traces(cliponaxis=False)
+    fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=320,
                       yaxis={"tickformat": ".0%", "range": [0, min(1.05, top * 1.25)], "gridcolor": "#f1f3f5"},
                       margin={"l": 50, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
@@ -248,7 +261,8 @@ def prediction_change_bars(rows: Sequence[dict], before: str = "learned", after:
                              text=[f"{v:.0%}" for v in values], textposition="outside",
                              hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
     top = max([row["before"] for row in rows] + [row["after"] for row in rows] + [0.1])
-    fig.update_layout(title=title, barmode="group", height=320, plot_bgcolor="white",
+    fig.update_traces(cliponaxis=False)
+    fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=320,
                       yaxis={"tickformat": ".0%", "range": [0, min(1.1, top * 1.25)], "gridcolor": "#f1f3f5"},
                       margin={"l": 50, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
