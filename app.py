@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import catalog, exports, page, present, runner, state, views, widgets
+from ui import catalog, exports, page, present, runner, views, widgets
 from vtn_core import plots
 
 

@@ -43,7 +43,7 @@ def localization_section(results: dict[str, Result], event: tuple[int, int] | No
     if event is None:
         st.info("The event of this clip is unknown: pick a bundled demo clip to see localization.")
         return None
-    masses = {name: [r.statistics(layer=l, event=event)["event_mass"] for l in range(r.num_layers)]
+    masses = {name: [r.statistics(layer=n, event=event)["event_mass"] for n in range(r.num_layers)]
               for name, r in results.items()}
     first = next(iter(results.values()))
     baseline = float(((first.frame_indices >= event[0]) & (first.frame_indices <= event[1])).mean())

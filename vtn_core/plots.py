@@ -156,7 +156,7 @@ def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = 
     fig = make_subplots(rows=layers, cols=heads, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.008, vertical_spacing=0.1 / max(layers, 1),
                         column_titles=[f"head {h}" for h in range(heads)],
-                        row_titles=[f"layer {l}" for l in range(layers)])
+                        row_titles=[f"layer {n}" for n in range(layers)])
     zmax = float(np.max(cls_attention)) if cls_attention.size else 1.0
     for layer in range(layers):
         for head in range(heads):
@@ -235,7 +235,7 @@ def localization_bars(masses: dict[str, Sequence[float]], baseline: float | None
     """Per model (name → event mass per layer) grouped bars; ``baseline`` = the event's share of frames."""
     fig = go.Figure()
     for k, (name, values) in enumerate(masses.items()):
-        fig.add_trace(go.Bar(x=[f"layer {l}" for l in range(len(values))], y=list(values), name=name,
+        fig.add_trace(go.Bar(x=[f"layer {n}" for n in range(len(values))], y=list(values), name=name,
                              marker_color=PALETTE[k % len(PALETTE)], text=[f"{v:.0%}" for v in values],
                              textposition="outside", hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
     if baseline is not None:
