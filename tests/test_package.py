@@ -164,3 +164,14 @@ def test_installed_app_runs_from_the_wheel(venv, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     folder, shown = done.stdout.split()[-2:]
     assert Path(folder).is_relative_to(venv) and shown == "True"
+
+
+def test_dockerfile_copies_what_the_wheel_is_built_from():
+    """The Dockerfile is not built in CI: check it installs the package from every source the wheel needs."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = " ".join(line for line in dockerfile.splitlines() if line.startswith("COPY "))
+    for needed in ("pyproject.toml", "README.md", "app.py", ".streamlit", "vtn_core", "ui", "pages", "assets"):
+        assert f" {needed}" in copied and (ROOT / needed).exists(), needed
+    assert "pip install ." in dockerfile and '"vtn-explorer", "app"' in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and "assets" not in ignored
