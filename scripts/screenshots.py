@@ -9,19 +9,46 @@ Chromium, as ``PREFIX_05_explore_html_export.png``). Used to look at colour and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, RESULT_TIMEOUT_MS, app_server, wait_idle  # noqa: E402
+from tests.test_browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RESULT_TIMEOUT_MS,
+    app_server,
+    free_port,
+    stop,
+    wait_healthy,
+    wait_idle,
+)
 
 PAGES = (("Compare", "Compare two models", "02_compare"),
          ("Ablation", "Ablation: learned vs uniform attention", "03_ablation"),
          ("Checkpoints", "Checkpoints", "04_checkpoints"))
+
+
+@contextlib.contextmanager
+def present_server(env: dict[str, str], log: Path) -> Iterator[int]:
+    """``python -m vtn_core app --present`` (what ``vtn-explorer app --present`` runs) on a free port."""
+    port = free_port()
+    with open(log, "w") as handle:
+        server = subprocess.Popen([sys.executable, "-m", "vtn_core", "app", "--present", "--port", str(port),
+                                   "--address", "127.0.0.1"], cwd=ROOT, env=env, stdout=handle,
+                                  stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(port, server, log)
+        yield port
+    finally:
+        stop(server)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="vtn-shots-"))
     env = dict(os.environ, VTN_CACHE_DIR=os.environ.get("VTN_CACHE_DIR", str(work / "cache")), PYTHONUNBUFFERED="1")
-    if args.present:
-        env["VTN_PRESENT"] = "1"
-    with app_server(env, work / "server.log") as port, sync_playwright() as playwright:
+    server = present_server if args.present else app_server
+    with server(env, work / "server.log") as port, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2600}, accept_downloads=True)

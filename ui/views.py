@@ -12,11 +12,14 @@ import streamlit as st
 
 from ui import state
 from vtn_core import plots
+from vtn_core.colours import uniform_level
 from vtn_core.result import Result
 
 MARKDOWN_SPECIALS = set("\\`*_[]#|<>~$:")
 
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Every st.plotly_chart passes theme=None: figures carry their own look (vtn_core.plots.TEMPLATE and the attention
+# scale of vtn_core.colours), so the app shows exactly what the HTML export holds.
 
 
 def md(text: object) -> str:
@@ -101,7 +104,7 @@ def frame_viewer(result: Result, video: Path, sample: int, layer: int | None, he
         image = result.thumbnails[sample]
     st.image(image, width=width,
              caption=f"Frame {index} at {result.timestamps_s[sample]:.2f} s · weight {weights[sample]:.4f} "
-                     f"(rank {rank} of {result.num_frames}, uniform would be {1 / result.num_frames:.4f})")
+                     f"(rank {rank} of {result.num_frames}, uniform would be {uniform_level(result.num_frames):.4f})")
 
 
 def player(video: Path, start_s: float) -> None:
