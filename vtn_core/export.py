@@ -23,6 +23,7 @@ PANEL_BACKGROUND = (255, 255, 255)
 CURVE_FILL = ImageColor.getrgb(CURVE_FILL_COLOUR)
 CURVE_LINE = ImageColor.getrgb(PEAK_COLOUR)
 BAND_HEIGHT = 12  # the heat band under the curve: the figures' attention colour scale
+BAND_OUTLINE = (206, 212, 218)
 EVENT_FILL = (213, 245, 227)
 CURSOR = (34, 139, 230)
 
@@ -73,7 +74,10 @@ def attention_panel(times_s: np.ndarray, weights: np.ndarray, duration_s: float,
     panel = np.asarray(image).copy()
     if weights.size:
         nearest = np.abs(np.arange(width)[:, None] - xs[None, :]).argmin(axis=1)  # each column's nearest sample
-        panel[height - 4 - BAND_HEIGHT:height - 4] = attention_rgb(weights[nearest], peak)[None]
+        top_row, bottom_row = height - 4 - BAND_HEIGHT, height - 4
+        panel[top_row:bottom_row] = attention_rgb(weights[nearest], peak)[None]
+        panel[[top_row - 1, bottom_row], :] = BAND_OUTLINE  # the band's extent: zero attention is background
+        panel[top_row - 1:bottom_row + 1, [0, width - 1]] = BAND_OUTLINE
     return panel
 
 
