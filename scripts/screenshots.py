@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             exported = work / "export.html"
             download.value.save_as(exported)
             viewer = browser.new_page(viewport={"width": 1200, "height": 1600})
-            viewer.goto(exported.as_uri())
+            viewer.set_default_timeout(RESULT_TIMEOUT_MS)
+            viewer.goto(exported.as_uri(), timeout=RESULT_TIMEOUT_MS)
             viewer.locator(".js-plotly-plot").nth(1).wait_for()
             viewer.wait_for_timeout(1500)
             viewer.screenshot(path=str(args.out / f"{args.prefix}_05_explore_html_export.png"), full_page=True)
