@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_assets import build_assets
 from tests.test_compare import make_result
+from vtn_core.cli import main
 from vtn_core.commands.app import config_flags, streamlit_command
 from vtn_core.showcase import ClipScore, best_clip, score_clip
 
@@ -52,10 +51,14 @@ def test_present_command_hides_the_toolbar_and_keeps_the_app_config(tmp_path):
     assert "toolbarMode" not in " ".join(streamlit_command(tmp_path, False, 9000, None, []))
 
 
-def test_app_command_refuses_a_bad_port():
-    done = subprocess.run([sys.executable, "-m", "vtn_core", "app", "--port", "70000"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.startswith("error: --port") and len(done.stderr.splitlines()) == 1
+def test_app_command_refuses_a_bad_port(capsys):
+    assert main(["app", "--port", "70000"], prog="vtn-explorer") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --port") and len(err.splitlines()) == 1
+    with pytest.raises(SystemExit) as stopped:
+        main(["app", "--port", "eighty"], prog="vtn-explorer")
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith("error: ") and "vtn-explorer app --help" in err
 
 
 def test_run_app_script_routes_present_to_the_command():
