@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="after")
     parser.add_argument("--out", type=Path, default=ROOT / "test-output" / "screenshots")
     parser.add_argument("--present", action="store_true", help="start the app in presentation mode")
+    parser.add_argument("--timeout-s", type=float, default=RESULT_TIMEOUT_MS / 1000,
+                        help="wait this long for each page's results (a loaded machine needs more)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -67,19 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2600}, accept_downloads=True)
-            page.set_default_timeout(RESULT_TIMEOUT_MS)
+            page.set_default_timeout(args.timeout_s * 1000)
             page.goto(f"http://127.0.0.1:{port}/")
             page.get_by_text("Prediction:").first.wait_for()
             page.locator(".js-plotly-plot").nth(1).wait_for()
-            wait_idle(page)
+            wait_idle(page, int(args.timeout_s * 1000))
             page.screenshot(path=str(args.out / f"{args.prefix}_01_explore.png"), full_page=True)
             with page.expect_download() as download:
                 page.get_by_text("Figures (HTML)").first.click()
             exported = work / "export.html"
             download.value.save_as(exported)
             viewer = browser.new_page(viewport={"width": 1200, "height": 1600})
-            viewer.set_default_timeout(RESULT_TIMEOUT_MS)
-            viewer.goto(exported.as_uri(), timeout=RESULT_TIMEOUT_MS)
+            viewer.set_default_timeout(args.timeout_s * 1000)
+            viewer.goto(exported.as_uri(), timeout=args.timeout_s * 1000)
             viewer.locator(".js-plotly-plot").nth(1).wait_for()
             viewer.wait_for_timeout(1500)
             viewer.screenshot(path=str(args.out / f"{args.prefix}_05_explore_html_export.png"), full_page=True)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.locator("[data-testid='stSidebarNav']").get_by_text(name, exact=True).click()
                     page.get_by_role("heading", name=heading).first.wait_for()
                     page.locator(".js-plotly-plot").first.wait_for()
-                    wait_idle(page)
+                    wait_idle(page, int(args.timeout_s * 1000))
                     page.screenshot(path=str(args.out / f"{args.prefix}_{stem}.png"), full_page=True)
         finally:
             browser.close()
