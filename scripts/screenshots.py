@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=RESULT_TIMEOUT_MS / 1000,
                         help="wait this long for each page's results (a loaded machine needs more)")
     args = parser.parse_args(argv)
+    import tests.test_browser as browser_tests
+
+    browser_tests.START_TIMEOUT_S = max(browser_tests.START_TIMEOUT_S, int(args.timeout_s))  # slow start under load
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
