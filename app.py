@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import catalog, exports, page, runner, state, views, widgets
+from ui import catalog, exports, page, present, runner, views, widgets
 from vtn_core import plots
 
 
-def sidebar_choices() -> tuple[widgets.CheckpointChoice | None, widgets.VideoChoice | None, str]:
-    """Checkpoint, video and device from the sidebar (device drawn last but read first)."""
+def sidebar_choices(presenting: bool = False) -> tuple[widgets.CheckpointChoice | None, widgets.VideoChoice | None, str]:
+    """Checkpoint, video and device from the sidebar (device drawn last but read first); when presenting, the
+    video opens on the demo clip that shows the learned model best."""
     model_box, video_box, compute_box = st.sidebar.container(), st.sidebar.container(), st.sidebar.container()
     device = widgets.device_picker("explore_device", where=compute_box)
     model_box.subheader("Model")
     checkpoint = widgets.checkpoint_picker("explore_checkpoint", device, where=model_box)
+    if presenting:
+        present.open_on_best_clip("explore_video", device)
     video_box.subheader("Video")
     video = widgets.video_picker("explore_video", where=video_box)
     return checkpoint, video, device
@@ -48,7 +51,8 @@ def explore() -> None:
     with links[2]:
         page.link("checkpoints", "Inspect or upload checkpoints")
 
-    checkpoint, video, device = sidebar_choices()
+    presenting = present.toggle()
+    checkpoint, video, device = sidebar_choices(presenting)
     if not catalog.bundled_checkpoints() and checkpoint is None:
         st.info("No bundled model yet: upload a checkpoint in the sidebar, or train one with "
                 "`python -m vtn_core train`.")
@@ -69,11 +73,13 @@ def explore() -> None:
     if result is None:
         return
     layer, head = widgets.layer_head_picker(result.num_layers, result.num_heads, key="explore")
-    show_result(result, video, layer, head)
+    show_result(result, video, layer, head, story=present.twin_histories(device) if presenting else None)
 
 
-def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int | None) -> None:
-    """Prediction, player, the attention strip with a picked frame, stats, grid and exports."""
+def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int | None,
+                story: tuple[list | None, list | None] | None = None) -> None:
+    """Prediction, player, the attention strip with a picked frame, stats, grid and exports; ``story`` (the
+    twins' histories) puts presentation mode's three sentences above the strip."""
     event = views.event_times(result, video.event)
     top, side = st.columns([3, 2], gap="large")
     with top:
@@ -81,6 +87,8 @@ def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int
         stats = views.statistics(result, layer, head, video.event)
         views.top_k_chart(result, key="explore_topk")
     st.subheader("Where the [CLS] token looked")
+    if story is not None:
+        present.story(*story)
     if event is None and not video.uploaded and video.event is None:
         st.caption("No ground-truth event is known for this clip.")
     elif event is not None:

@@ -14,15 +14,19 @@ from vtn_core.result import Result
 
 
 def agreement_tiles(agreement: Agreement) -> None:
-    """Same top-1, top-5 overlap, Spearman rank correlation, Jensen–Shannon divergence."""
-    rho = "n/a" if np.isnan(agreement.spearman) else f"{agreement.spearman:+.2f}"
+    """Same top-1, top-5 overlap, overlap of the most attended frames, peak distance, Jensen–Shannon divergence."""
+    overlap = "n/a" if np.isnan(agreement.attended_overlap) else f"{agreement.attended_overlap:.0%}"
+    distance = "n/a" if np.isnan(agreement.peak_distance_s) else f"{agreement.peak_distance_s:.2f} s"
+    k = agreement.top_k
     tiles = [("Same top-1", "Yes" if agreement.same_top1 else "No", f"A: {views.md(agreement.top1_a)} · B: {views.md(agreement.top1_b)}"),
              ("Top-5 overlap", f"{agreement.top5_overlap:.0%}", "Share of A's top-5 classes also in B's top-5"),
-             ("Rank correlation", rho, "Spearman's ρ of the two attention curves on one time axis (+1 = same "
-                                       "ordering of moments); n/a when one is flat (uniform attention)"),
+             (f"Top-{k} frames shared", overlap, f"Share of the {k} most attended frames (top 10%) the two models "
+                                                 "have in common: 100% = the same moments, 0% = none"),
+             ("Peak distance", distance, "Time between the two models' most attended frames; n/a when one "
+                                         "attention is flat (uniform attention has no peak)"),
              ("JS divergence", f"{agreement.js_divergence:.3f}", "Jensen–Shannon divergence of the two attention "
                                                                   "distributions in bits: 0 = identical, 1 = disjoint")]
-    for column, (label, value, help_text) in zip(st.columns(4), tiles):
+    for column, (label, value, help_text) in zip(st.columns(len(tiles)), tiles):
         column.metric(label, value, help=help_text)
 
 
@@ -84,7 +88,7 @@ def compare() -> None:
     overlay = plots.overlay_strips({names[0]: (agreement.times, agreement.weights_a),
                                     names[1]: (agreement.times, agreement.weights_b)}, event_times=event,
                                    title="Both models' attention on one time axis")
-    st.plotly_chart(overlay, key="compare_overlay", config=views.CHART_CONFIG)
+    st.plotly_chart(overlay, key="compare_overlay", config=views.CHART_CONFIG, theme=None)
     zmax = float(max(agreement.weights_a.max(initial=0), agreement.weights_b.max(initial=0)))
     left, right = st.columns(2, gap="large")
     with left:

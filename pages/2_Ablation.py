@@ -33,7 +33,7 @@ def curves_section(models: dict[str, object]) -> object | None:
     if missing:
         st.caption(f"No training history in {', '.join(missing)}.")
     figure = plots.training_curves(histories, title="Loss, accuracy and localization (train dashed, validation solid)")
-    st.plotly_chart(figure, key="ablation_curves", config=views.CHART_CONFIG)
+    st.plotly_chart(figure, key="ablation_curves", config=views.CHART_CONFIG, theme=None)
     return figure
 
 
@@ -43,12 +43,12 @@ def localization_section(results: dict[str, Result], event: tuple[int, int] | No
     if event is None:
         st.info("The event of this clip is unknown: pick a bundled demo clip to see localization.")
         return None
-    masses = {name: [r.statistics(layer=l, event=event)["event_mass"] for l in range(r.num_layers)]
+    masses = {name: [r.statistics(layer=n, event=event)["event_mass"] for n in range(r.num_layers)]
               for name, r in results.items()}
     first = next(iter(results.values()))
     baseline = float(((first.frame_indices >= event[0]) & (first.frame_indices <= event[1])).mean())
     figure = plots.localization_bars(masses, baseline)
-    st.plotly_chart(figure, key="ablation_localization", config=views.CHART_CONFIG)
+    st.plotly_chart(figure, key="ablation_localization", config=views.CHART_CONFIG, theme=None)
     st.caption("Uniform attention puts exactly the event's share of frames on it (the dashed line); "
                "a model that localizes the moment that defines the class rises above it.")
     return figure
@@ -73,7 +73,7 @@ def what_if_section(path, name: str, device: str, video, frames: int, event) -> 
                 + ("the decision holds." if same else "**the decision changes**."))
     figure = plots.prediction_change_bars(rows, before="learned attention", after="uniform attention",
                                           title=f"{html.escape(name)}: class probabilities, learned vs uniform attention")
-    st.plotly_chart(figure, key="ablation_whatif", config=views.CHART_CONFIG)
+    st.plotly_chart(figure, key="ablation_whatif", config=views.CHART_CONFIG, theme=None)
     table = [{"class": r["class"], "learned": f"{r['before']:.1%}", "uniform": f"{r['after']:.1%}",
               "change": f"{r['change']:+.1%}"} for r in rows]
     st.dataframe(table, hide_index=True, width="stretch")

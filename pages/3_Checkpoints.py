@@ -87,7 +87,7 @@ def details(name: str, model) -> None:
     history = model.metadata.get("history")
     if isinstance(history, list) and history:
         st.plotly_chart(plots.training_curves({name: history}, title=f"{html.escape(name)}: training history"),
-                        key="checkpoints_curves", config=views.CHART_CONFIG)
+                        key="checkpoints_curves", config=views.CHART_CONFIG, theme=None)
     else:
         st.caption("No training history recorded in this file.")
 

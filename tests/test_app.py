@@ -89,7 +89,8 @@ def test_pages_through_navigation():
 def test_compare_shows_agreement():
     at = run_app("pages/1_Compare.py")
     assert_clean(at)
-    assert [m.label for m in at.metric] == ["Same top-1", "Top-5 overlap", "Rank correlation", "JS divergence"]
+    assert [m.label for m in at.metric] == ["Same top-1", "Top-5 overlap", "Top-2 frames shared", "Peak distance",
+                                         "JS divergence"]
     assert at.metric[0].value == "Yes"  # the twins share their weights
 
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from vtn_core.bench.multiview import CLIP_FRAMES, clip_indices, spatial_crops
-from vtn_core.bench.worker import peak_rss_mb, reset_peak_rss
 from vtn_core.cli import main
 from vtn_core.config import Preprocessing
 from vtn_core.video import preprocess_frames

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-import vtn_core
 from tests.official_files import save_official, tiny_vit_config
 from tests.videos import make_video
 from vtn_core.cache import ResultCache

@@ -12,11 +12,14 @@ import streamlit as st
 
 from ui import state
 from vtn_core import plots
+from vtn_core.colours import uniform_level
 from vtn_core.result import Result
 
 MARKDOWN_SPECIALS = set("\\`*_[]#|<>~$:")
 
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Every st.plotly_chart passes theme=None: figures carry their own look (vtn_core.plots.TEMPLATE and the attention
+# scale of vtn_core.colours), so the app shows exactly what the HTML export holds.
 
 
 def md(text: object) -> str:
@@ -38,7 +41,7 @@ def layer_head_text(layer: int | None, head: int | None) -> str:
 def top_k_chart(result: Result, key: str, k: int = 5, title: str = "Top-5 predictions") -> None:
     """Horizontal bars of the top-k classes."""
     labels, probs = zip(*result.top_k(k))
-    st.plotly_chart(plots.top_k_bars(labels, probs, title=title), key=key, config=CHART_CONFIG)
+    st.plotly_chart(plots.top_k_bars(labels, probs, title=title), key=key, config=CHART_CONFIG, theme=None)
 
 
 def _clicked_sample(result: Result, chart_key: str) -> int | None:
@@ -79,14 +82,14 @@ def attention_strip(result: Result, layer: int | None, head: int | None, event: 
                                    max_thumbnails=max_thumbnails,
                                    title=title or f"[CLS] attention over time · {layer_head_text(layer, head)}")
     if interactive:
-        st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", config=CHART_CONFIG)
+        st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", config=CHART_CONFIG, theme=None)
         times, frames = result.timestamps_s, result.frame_indices
         st.select_slider("Frame", options=list(range(result.num_frames)), key=slider_key,
                          format_func=lambda k: f"#{k} · frame {frames[k]} · {times[k]:.2f} s · w {weights[k]:.3f}",
                          help="Click a point on the strip or drag here: the frame shows large and the player jumps there.")
         selected = int(st.session_state[slider_key])
     else:
-        st.plotly_chart(figure, key=chart_key, config=CHART_CONFIG)
+        st.plotly_chart(figure, key=chart_key, config=CHART_CONFIG, theme=None)
     return selected
 
 
@@ -101,7 +104,7 @@ def frame_viewer(result: Result, video: Path, sample: int, layer: int | None, he
         image = result.thumbnails[sample]
     st.image(image, width=width,
              caption=f"Frame {index} at {result.timestamps_s[sample]:.2f} s · weight {weights[sample]:.4f} "
-                     f"(rank {rank} of {result.num_frames}, uniform would be {1 / result.num_frames:.4f})")
+                     f"(rank {rank} of {result.num_frames}, uniform would be {uniform_level(result.num_frames):.4f})")
 
 
 def player(video: Path, start_s: float) -> None:
@@ -142,7 +145,7 @@ def top_frames_table(stats: dict[str, Any]) -> None:
 def head_grid(result: Result, key: str, event: tuple[float, float] | None = None) -> None:
     """The layer × head grid of small strips."""
     st.plotly_chart(plots.head_grid(result.cls_attention, result.timestamps_s, event_times=event), key=key,
-                    config=CHART_CONFIG)
+                    config=CHART_CONFIG, theme=None)
 
 
 def notices(result: Result) -> None:

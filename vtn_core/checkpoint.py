@@ -24,10 +24,11 @@ from vtn_core.device import resolve_device
 from vtn_core.errors import CheckpointError
 from vtn_core.hashing import umask_mode
 from vtn_core.model import VTN
+from vtn_core.paths import bundled_assets_dir
 
 NATIVE_FORMAT = "vtn-explorer"
 NATIVE_FORMAT_VERSION = 1
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = bundled_assets_dir()
 KINETICS400_CLASSES = ASSETS_DIR / "kinetics400_classes.txt"
 DEFAULT_MAX_CHECKPOINT_BYTES = 2 * 1024**3  # the released ViT-B VTN is ~1.3 GB with its optimizer state
 

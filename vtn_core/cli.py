@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "bench": "bench",
     "inspect": "inspect",
+    "app": "app",
 }
 
 
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad arguments as one ``error:`` line with exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message} (see `python -m vtn_core {self.prog.split()[-1]} --help`)\n")
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
@@ -42,9 +43,9 @@ def _available_commands() -> dict[str, object]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m vtn_core") -> argparse.ArgumentParser:
     """The full argument parser with every available sub-command."""
-    parser = _Parser(prog="vtn_core", description="VTN Attention Explorer command line.")
+    parser = _Parser(prog=prog, description="VTN Attention Explorer command line.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in _available_commands().items():
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
@@ -53,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m vtn_core") -> int:
     """Run the CLI; returns the process exit status."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)

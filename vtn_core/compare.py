@@ -1,8 +1,11 @@
 """Agreement between two models' outputs on one video, from plain arrays.
 
 Attention vectors of different lengths (different frame counts) are resampled onto a common time axis
-before they are compared. Spearman's rank correlation is undefined when a vector is constant (uniform
-attention): it is then ``nan``, which the app shows as "n/a".
+before they are compared. Attention is peaked (most weights near zero), so agreement is measured where the
+weight is: the overlap of the most attended frames, the distance between the peaks in seconds, and the
+Jensen–Shannon divergence of the whole distributions. (Rank correlation over all frames is not used: the
+ranks of near-zero weights are noise.) A flat (uniform) attention has no peak: its peak distance is ``nan``,
+which the app shows as "n/a".
 """
 from __future__ import annotations
 
@@ -51,33 +54,48 @@ def _normalise(weights: np.ndarray) -> np.ndarray:
     return weights / total if total > 0 else weights
 
 
-def rankdata(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (as ``scipy.stats.rankdata``)."""
-    values = np.asarray(values, float).ravel()
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values), float)
-    sorted_values = values[order]
-    start = 0
-    while start < len(values):
-        stop = start + 1
-        while stop < len(values) and sorted_values[stop] == sorted_values[start]:
-            stop += 1
-        ranks[order[start:stop]] = (start + stop + 1) / 2.0
-        start = stop
-    return ranks
+def top_k_count(num_frames: int, share: float = 0.1) -> int:
+    """How many frames count as "most attended": the top 10% (at least one), as the Top-10% mass statistic."""
+    return max(1, int(np.ceil(share * num_frames))) if num_frames > 0 else 0
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two equal-length vectors; ``nan`` when either is constant."""
+def top_k_frames(weights: np.ndarray, k: int) -> set[int]:
+    """Indices of the ``k`` largest weights, every frame tied with the k-th included (flat attention: all)."""
+    weights = np.asarray(weights, float).ravel()
+    if weights.size == 0 or k < 1:
+        return set()
+    threshold = np.sort(weights)[::-1][min(k, weights.size) - 1]
+    if threshold <= 0 < weights.max():  # fewer than k frames attended at all: those frames, not every zero
+        return set(np.flatnonzero(weights > 0).tolist())
+    return set(np.flatnonzero(weights >= threshold - 1e-12 * max(abs(threshold), 1.0)).tolist())
+
+
+def attended_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Shared top-``k`` frames of two equal-length attention vectors over the larger top set: 1 = the same
+    moments, 0 = none in common (flat attention spreads its top set over every frame, so it shares little)."""
     a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
     if a.shape != b.shape:
-        raise ValueError(f"spearman needs equal lengths, got {a.size} and {b.size}; align() them first")
-    if a.size < 2:
+        raise ValueError(f"attended_overlap needs equal lengths, got {a.size} and {b.size}; align() them first")
+    top_a, top_b = top_k_frames(a, k), top_k_frames(b, k)
+    if not top_a or not top_b:
         return float("nan")
-    ra, rb = rankdata(a), rankdata(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denominator = np.sqrt((ra**2).sum() * (rb**2).sum())
-    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
+    return len(top_a & top_b) / max(len(top_a), len(top_b))
+
+
+def is_flat(weights: np.ndarray, tolerance: float = 1e-6) -> bool:
+    """True when every weight is (nearly) the same: uniform attention has no peak."""
+    weights = np.asarray(weights, float)
+    return weights.size == 0 or float(weights.max() - weights.min()) <= tolerance * max(float(weights.max()), 1e-12)
+
+
+def peak_distance_s(times_a: np.ndarray, weights_a: np.ndarray, times_b: np.ndarray, weights_b: np.ndarray) -> float:
+    """Seconds between the two most attended samples, each on its own time axis; ``nan`` when either
+    attention is flat (no peak to point at)."""
+    if is_flat(weights_a) or is_flat(weights_b):
+        return float("nan")
+    peak_a = float(np.asarray(times_a, float)[int(np.argmax(weights_a))])
+    peak_b = float(np.asarray(times_b, float)[int(np.argmax(weights_b))])
+    return abs(peak_a - peak_b)
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
@@ -107,7 +125,9 @@ class Agreement:
     top1_a: str
     top1_b: str
     top5_overlap: float
-    spearman: float
+    top_k: int
+    attended_overlap: float
+    peak_distance_s: float
     js_divergence: float
     times: np.ndarray = field(repr=False)
     weights_a: np.ndarray = field(repr=False)
@@ -115,9 +135,14 @@ class Agreement:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready figures (``nan`` as ``None``)."""
-        rho = None if np.isnan(self.spearman) else round(self.spearman, 6)
         return {"same_top1": self.same_top1, "top1_a": self.top1_a, "top1_b": self.top1_b,
-                "top5_overlap": self.top5_overlap, "spearman": rho, "js_divergence": round(self.js_divergence, 6)}
+                "top5_overlap": self.top5_overlap, "top_k": self.top_k,
+                "attended_overlap": _rounded(self.attended_overlap), "peak_distance_s": _rounded(self.peak_distance_s),
+                "js_divergence": _rounded(self.js_divergence)}
+
+
+def _rounded(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 6)
 
 
 def compare_results(a: Result, b: Result, layer: int | None = None, head: int | None = None) -> Agreement:
@@ -126,8 +151,11 @@ def compare_results(a: Result, b: Result, layer: int | None = None, head: int | 
     wb = b.attention(_clamp(layer, b.num_layers), _clamp(head, b.num_heads))
     times, aligned_a, aligned_b = align(a.timestamps_s, wa, b.timestamps_s, wb)
     top_a, top_b = [label for label, _ in a.top_k(5)], [label for label, _ in b.top_k(5)]
+    k = top_k_count(len(times))
     return Agreement(same_top1=top_a[0] == top_b[0], top1_a=top_a[0], top1_b=top_b[0],
-                     top5_overlap=topk_overlap(top_a, top_b), spearman=spearman(aligned_a, aligned_b),
+                     top5_overlap=topk_overlap(top_a, top_b), top_k=k,
+                     attended_overlap=attended_overlap(aligned_a, aligned_b, k),
+                     peak_distance_s=peak_distance_s(a.timestamps_s, wa, b.timestamps_s, wb),
                      js_divergence=js_divergence(aligned_a, aligned_b), times=times,
                      weights_a=aligned_a, weights_b=aligned_b)
 

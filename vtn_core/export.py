@@ -14,13 +14,16 @@ from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from vtn_core.colours import CURVE_FILL_COLOUR, PEAK_COLOUR, attention_rgb
 from vtn_core.errors import VideoError
 
 PANEL_BACKGROUND = (255, 255, 255)
-CURVE_FILL = (246, 196, 214)
-CURVE_LINE = (214, 51, 108)
+CURVE_FILL = ImageColor.getrgb(CURVE_FILL_COLOUR)
+CURVE_LINE = ImageColor.getrgb(PEAK_COLOUR)
+BAND_HEIGHT = 12  # the heat band under the curve: the figures' attention colour scale
+BAND_OUTLINE = (206, 212, 218)
 EVENT_FILL = (213, 245, 227)
 CURSOR = (34, 139, 230)
 
@@ -48,10 +51,11 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 def attention_panel(times_s: np.ndarray, weights: np.ndarray, duration_s: float, width: int, height: int,
                     event_times: tuple[float, float] | None = None) -> np.ndarray:
-    """The static panel [height, width, 3]: event span, filled attention curve, axis labels."""
+    """The static panel [height, width, 3]: event span, filled attention curve, axis labels, and beneath the
+    curve a heat band on the app's attention colour scale (white = no attention, darkest = the peak)."""
     image = Image.new("RGB", (width, height), PANEL_BACKGROUND)
     draw = ImageDraw.Draw(image)
-    top, bottom = 14, height - 4
+    top, bottom = 14, height - 4 - BAND_HEIGHT - 2
     span = max(duration_s, 1e-6)
     if event_times is not None:
         x0, x1 = (int(round(t / span * (width - 1))) for t in event_times)
@@ -67,7 +71,14 @@ def attention_panel(times_s: np.ndarray, weights: np.ndarray, duration_s: float,
     elif points:
         draw.line([(points[0][0], bottom), points[0]], fill=CURVE_LINE, width=3)
     draw.text((4, 1), "[CLS] attention", fill=(73, 80, 87), font=_font(11))
-    return np.asarray(image)
+    panel = np.asarray(image).copy()
+    if weights.size:
+        nearest = np.abs(np.arange(width)[:, None] - xs[None, :]).argmin(axis=1)  # each column's nearest sample
+        top_row, bottom_row = height - 4 - BAND_HEIGHT, height - 4
+        panel[top_row:bottom_row] = attention_rgb(weights[nearest], peak)[None]
+        panel[[top_row - 1, bottom_row], :] = BAND_OUTLINE  # the band's extent: zero attention is background
+        panel[top_row - 1:bottom_row + 1, [0, width - 1]] = BAND_OUTLINE
+    return panel
 
 
 def _cursor_frame(panel: np.ndarray, t: float, duration_s: float, times_s: np.ndarray,

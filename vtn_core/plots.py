@@ -7,16 +7,27 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 from PIL import Image
 
-ATTENTION_SCALE = "Magma"
+from vtn_core.colours import (ATTENTION_COLORSCALE, CURVE_FILL_COLOUR, PAGE_BACKGROUND, PEAK_COLOUR, legend_colorbar,
+                              uniform_level)
+
+ATTENTION_SCALE = ATTENTION_COLORSCALE  # the one attention scale (vtn_core.colours): zero = background, peak darkest
 EVENT_COLOUR = "rgba(46, 204, 113, 0.22)"
 EVENT_LINE = "#2b8a3e"
-CURVE_COLOUR = "#d6336c"
-CURVE_FILL = "rgba(214, 51, 108, 0.12)"
+CURVE_COLOUR = PEAK_COLOUR
+CURVE_FILL = CURVE_FILL_COLOUR
 SELECTED_COLOUR = "#1c7ed6"
 PALETTE = ["#d6336c", "#1c7ed6", "#37b24d", "#f59f00"]
+OUTLINE = "#ced4da"
+
+# One look for every figure, the same in the app (drawn with theme=None) and in the HTML export.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.font = {"family": "'Source Sans Pro', 'Source Sans 3', system-ui, sans-serif", "color": "#31333f"}
+TEMPLATE.layout.paper_bgcolor = TEMPLATE.layout.plot_bgcolor = PAGE_BACKGROUND
+TEMPLATE.layout.xaxis.automargin = TEMPLATE.layout.yaxis.automargin = True
 
 
 def _png_data_uri(image: np.ndarray) -> str:
@@ -55,7 +66,7 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     hover = [f"<b>{t:.2f} s</b> · frame {int(f)}<br>weight {w:.4f}<br>sample {k}"
              for k, (f, t, w) in enumerate(zip(frame_indices, times, weights))]
     top = float(zmax) if zmax else (float(weights.max()) if weights.size else 1.0)
-    uniform = 1.0 / count if count else 0.0
+    uniform = uniform_level(count)
     fig.add_trace(go.Scatter(x=times, y=weights, mode="lines+markers", fill="tozeroy", fillcolor=CURVE_FILL,
                              line={"color": CURVE_COLOUR, "width": 2}, marker={"size": 5, "color": CURVE_COLOUR},
                              hovertext=hover, hoverinfo="text", name="weight", customdata=np.arange(count)),
@@ -64,8 +75,11 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
         fig.add_hline(y=uniform, line={"color": "#868e96", "width": 1, "dash": "dash"}, row=1, col=1,
                       annotation_text="uniform", annotation_position="top right",
                       annotation_font={"size": 10, "color": "#868e96"})
-    fig.add_trace(go.Heatmap(x=times, y=[0], z=[weights], zmin=0.0, zmax=max(top, 1e-12), colorscale=ATTENTION_SCALE,
-                             showscale=False, hovertext=[hover], hoverinfo="text", name="heatmap", xgap=0),
+    top = max(top, 1e-12)
+    fig.add_trace(go.Heatmap(x=times, y=[0], z=[weights], zmin=0.0, zmax=top, colorscale=ATTENTION_SCALE,
+                             showscale=True, colorbar=legend_colorbar(top, count, len=0.62, y=1.0, yanchor="top",
+                                                                      x=1.01, xanchor="left"),
+                             hovertext=[hover], hoverinfo="text", name="heatmap", xgap=0),
                   row=2, col=1)
     if event_times is not None:
         for row in range(1, rows + 1):
@@ -87,8 +101,11 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_xaxes(showgrid=False)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
-    fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
-                      margin={"l": 55, "r": 20, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor="white",
+    fig.add_shape(type="rect", xref="x2 domain", yref="y2 domain", x0=0, x1=1, y0=0, y1=1,
+                  line={"color": OUTLINE, "width": 1}, layer="below")  # the band's extent: zero is background
+    fig.update_layout(template=TEMPLATE, title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
+                      margin={"l": 55, "r": 130, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor=PAGE_BACKGROUND,
+                      paper_bgcolor=PAGE_BACKGROUND,
                       clickmode="event+select", dragmode=False)
     return fig
 
@@ -127,7 +144,7 @@ def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str
     fig = go.Figure(go.Bar(x=probabilities, y=labels, orientation="h", marker_color="#d6336c",
                            text=[f"{p:.1%}" for p in probabilities], textposition="auto",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis={"range": [0, 1], "tickformat": ".0%"}, height=60 + 32 * len(labels),
+    fig.update_layout(template=TEMPLATE, title=title, xaxis={"range": [0, 1], "tickformat": ".0%"}, height=60 + 32 * len(labels),
                       margin={"l": 10, "r": 10, "t": 40, "b": 30}, plot_bgcolor="white")
     return fig
 
@@ -135,28 +152,31 @@ def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str
 def head_grid(cls_attention: np.ndarray, timestamps_s: np.ndarray, title: str = "",
               event_times: tuple[float, float] | None = None) -> go.Figure:
     """A layer × head grid of small attention strips ([layers, heads, F] weights), one colour scale."""
-    layers, heads, _ = cls_attention.shape
+    layers, heads, frames = cls_attention.shape
     fig = make_subplots(rows=layers, cols=heads, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.008, vertical_spacing=0.1 / max(layers, 1),
                         column_titles=[f"head {h}" for h in range(heads)],
-                        row_titles=[f"layer {l}" for l in range(layers)])
+                        row_titles=[f"layer {n}" for n in range(layers)])
     zmax = float(np.max(cls_attention)) if cls_attention.size else 1.0
     for layer in range(layers):
         for head in range(heads):
             fig.add_trace(go.Heatmap(x=timestamps_s, y=[0], z=[cls_attention[layer, head]], zmin=0, zmax=zmax,
                                      colorscale=ATTENTION_SCALE, showscale=layer == 0 and head == heads - 1,
-                                     colorbar={"title": {"text": "weight", "side": "right"}, "thickness": 12,
-                                               "len": 1.0, "x": 1.06},
+                                     colorbar=legend_colorbar(max(zmax, 1e-12), frames, len=1.0, x=1.02,
+                                                              xanchor="left"),
                                      hovertemplate=f"layer {layer} head {head}<br>%{{x:.2f}} s<br>"
                                                    "weight %{z:.4f}<extra></extra>"),
                           row=layer + 1, col=head + 1)
+            fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1,
+                          line={"color": OUTLINE, "width": 1}, row=layer + 1, col=head + 1)
             if event_times is not None:
                 fig.add_vrect(x0=event_times[0], x1=event_times[1], line={"color": EVENT_LINE, "width": 1.5},
                               fillcolor="rgba(0,0,0,0)", row=layer + 1, col=head + 1)
     fig.update_yaxes(visible=False)
     fig.update_xaxes(showgrid=False, tickfont={"size": 9})
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title or None, height=60 + 64 * layers, margin={"l": 10, "r": 60, "t": 40 if not title else 70, "b": 30})
+    fig.update_layout(template=TEMPLATE, title=title or None, height=60 + 64 * layers, plot_bgcolor=PAGE_BACKGROUND,
+                      paper_bgcolor=PAGE_BACKGROUND, margin={"l": 10, "r": 130, "t": 40 if not title else 70, "b": 30})
     return fig
 
 
@@ -172,7 +192,7 @@ def overlay_strips(series: dict[str, tuple[np.ndarray, np.ndarray]], event_times
         fig.add_vrect(x0=event_times[0], x1=event_times[1], fillcolor=EVENT_COLOUR, line_width=0, layer="below",
                       annotation_text="ground-truth event", annotation_position="top left",
                       annotation_font={"color": EVENT_LINE, "size": 11})
-    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="weight", height=320, plot_bgcolor="white",
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="time (s)", yaxis_title="weight", height=320,
                       margin={"l": 55, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     fig.update_yaxes(rangemode="tozero", gridcolor="#f1f3f5")
@@ -205,8 +225,8 @@ def training_curves(histories: dict[str, list[dict[str, float]]], title: str = "
     fig.update_yaxes(gridcolor="#f1f3f5")
     for col in range(2, len(panels) + 1):
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=col)
-    fig.update_layout(title=title, height=360, plot_bgcolor="white", margin={"l": 50, "r": 20, "t": 80, "b": 40},
-                      legend={"orientation": "h", "y": -0.22})
+    fig.update_layout(template=TEMPLATE, title=title, height=400, margin={"l": 50, "r": 20, "t": 80, "b": 40},
+                      legend={"orientation": "h", "y": -0.2, "yanchor": "top"})
     return fig
 
 
@@ -215,14 +235,15 @@ def localization_bars(masses: dict[str, Sequence[float]], baseline: float | None
     """Per model (name → event mass per layer) grouped bars; ``baseline`` = the event's share of frames."""
     fig = go.Figure()
     for k, (name, values) in enumerate(masses.items()):
-        fig.add_trace(go.Bar(x=[f"layer {l}" for l in range(len(values))], y=list(values), name=name,
+        fig.add_trace(go.Bar(x=[f"layer {n}" for n in range(len(values))], y=list(values), name=name,
                              marker_color=PALETTE[k % len(PALETTE)], text=[f"{v:.0%}" for v in values],
                              textposition="outside", hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
     if baseline is not None:
         fig.add_hline(y=baseline, line={"color": "#495057", "dash": "dash"},
                       annotation_text=f"event's share of frames ({baseline:.0%})", annotation_position="top left")
     top = max([max(v) for v in masses.values() if len(v)] + [baseline or 0, 0.1])
-    fig.update_layout(title=title, barmode="group", height=320, plot_bgcolor="white",
+    fig.update_traces(cliponaxis=False)
+    fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=320,
                       yaxis={"tickformat": ".0%", "range": [0, min(1.05, top * 1.25)], "gridcolor": "#f1f3f5"},
                       margin={"l": 50, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
@@ -240,7 +261,8 @@ def prediction_change_bars(rows: Sequence[dict], before: str = "learned", after:
                              text=[f"{v:.0%}" for v in values], textposition="outside",
                              hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
     top = max([row["before"] for row in rows] + [row["after"] for row in rows] + [0.1])
-    fig.update_layout(title=title, barmode="group", height=320, plot_bgcolor="white",
+    fig.update_traces(cliponaxis=False)
+    fig.update_layout(template=TEMPLATE, title=title, barmode="group", height=320,
                       yaxis={"tickformat": ".0%", "range": [0, min(1.1, top * 1.25)], "gridcolor": "#f1f3f5"},
                       margin={"l": 50, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})

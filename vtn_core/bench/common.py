@@ -15,9 +15,10 @@ import torch
 
 from vtn_core.errors import VTNError
 from vtn_core.hashing import default_cache_dir
+from vtn_core.paths import bundled_assets_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_CHECKPOINT = REPO_ROOT / "assets" / "models" / "vtn_resnet_learned.safetensors"
+BUNDLED_CHECKPOINT = bundled_assets_dir() / "models" / "vtn_resnet_learned.safetensors"
 Progress = Callable[[str], None]
 
 
