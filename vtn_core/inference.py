@@ -119,13 +119,17 @@ def run_video(
     cache: ResultCache | None | bool = None,
     thumb_height: int = 96,
     prefetch: int = 2,
+    decode_workers: int | None = None,
+    decode_device: str = "auto",
 ) -> Result:
     """Run ``model`` over the whole of ``video``; returns a ``Result``.
 
     Sampling: ``num_frames`` spread uniformly (default: the checkpoint's full-video count) or ``fps``
     samples per second. ``position_scheme``: "wrap" (the original) or "rescale" (default: the model's).
     ``cache``: a ``ResultCache``, ``None``/``True`` for the default one, ``False`` for none.
-    ``progress(stage, done, total)`` is called per stage and per chunk.
+    ``progress(stage, done, total)`` is called per stage and per chunk. ``decode_workers``: decode processes
+    (``None``: one for short clips, more for long videos); ``decode_device``: "auto", "cpu" or "cuda"
+    (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed.
     """
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
@@ -165,7 +169,7 @@ def run_video(
     thumbnails = _Thumbnails(total)
     decode_time = backbone_time = 0.0
     chunks = iter_chunks(video, sample.indices, prep, chunk_size, info=info, thumb_height=thumb_height,
-                         prefetch=prefetch)
+                         prefetch=prefetch, workers=decode_workers, decode_device=decode_device)
     report("decode", 0, total)
     report("backbone", 0, total)
     with torch.inference_mode():
@@ -217,7 +221,8 @@ def run_video(
         device=str(model.device),
         settings=settings,
         skipped_frames=skipped,
-        notices=list(encoder.notices) + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
+        notices=list(encoder.notices) + list(getattr(chunks, "notices", []))
+        + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
     )
     if store is not None and key is not None:
         store.put(key, result)

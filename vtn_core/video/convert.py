@@ -21,10 +21,71 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vtn_core.config import Preprocessing
-from vtn_core.video.preprocess import CropPlan, crop_plan
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
+# above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks
+COMPACT_AREA = 0.25
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
+
+
+@dataclass(frozen=True)
+class CropPixels:
+    """``preprocess.CropPlan`` in numpy: the source rows and columns a crop reads in frames of one displayed
+    size and its bilinear taps (``None`` for a plain crop). What a decode worker needs, without torch."""
+
+    height: int
+    width: int
+    rows: np.ndarray
+    cols: np.ndarray
+    taps: tuple[np.ndarray, ...] | None
+
+
+def crop_pixels(height: int, width: int, prep: Preprocessing) -> CropPixels:
+    """The pixels of a ``height`` x ``width`` frame that the model input is made of, and their taps."""
+    from vtn_core.video.preprocess import crop_plan  # torch: only where no plan was handed over
+
+    plan = crop_plan(height, width, prep)
+    taps = None if plan.taps is None else tuple(t.numpy() for t in plan.taps)
+    return CropPixels(height, width, plan.rows, plan.cols, taps)
+
+
+def model_input(gathered: np.ndarray, pixels: CropPixels, prep: Preprocessing) -> np.ndarray:
+    """uint8 [N, len(rows), len(cols), 3] → float32 [N, 3, crop, crop], the same float32 operations in the
+    same order as ``preprocess_frames`` (bilinear blend, then mean/std), so the same bits. numpy on one
+    frame at a time stays in cache and avoids torch's per-call and thread-pool costs (larger than the work
+    itself on a busy machine)."""
+    count, height, width = gathered.shape[:3]
+    flat = gathered.reshape(count, height, width * 3)  # (column, channel) flattened, as preprocess_frames
+    mean = np.tile(np.asarray(prep.mean, dtype=np.float32) * np.float32(255.0), width if pixels.taps is None else 1)
+    std = np.tile(np.asarray(prep.std, dtype=np.float32) * np.float32(255.0), width if pixels.taps is None else 1)
+    if pixels.taps is None:
+        out = flat.astype(np.float32)
+    else:
+        r0, r1, h0, h1, c0, c1, w0, w1 = pixels.taps
+        rgb = np.arange(3)
+        k0, k1 = (c0[:, None] * 3 + rgb).reshape(-1), (c1[:, None] * 3 + rgb).reshape(-1)
+        w0, w1 = np.repeat(w0.astype(np.float32), 3), np.repeat(w1.astype(np.float32), 3)
+        crop = len(r0)
+        mean, std = np.tile(mean, crop), np.tile(std, crop)
+
+        def blend(rows: np.ndarray) -> np.ndarray:
+            left = np.take(rows, k0, axis=2).astype(np.float32)
+            left *= w0
+            right = np.take(rows, k1, axis=2).astype(np.float32)
+            right *= w1
+            left += right
+            return left
+
+        out = blend(flat[:, r0])
+        out *= h0.astype(np.float32)[None, :, None]
+        lower = blend(flat[:, r1])
+        lower *= h1.astype(np.float32)[None, :, None]
+        out += lower
+    out -= mean
+    out /= std
+    side = out.shape[1]
+    out = out.reshape(count, side, side, 3)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 @dataclass
@@ -39,7 +100,7 @@ class _Blocks:
     cols_in_compact: np.ndarray
 
 
-def _blocks(plan: CropPlan) -> _Blocks:
+def _blocks(plan: CropPixels) -> _Blocks:
     def pairs(kept: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         used = np.unique(kept // 2)
         luma = np.minimum(np.stack([2 * used, 2 * used + 1], 1).reshape(-1), size - 1)
@@ -63,7 +124,8 @@ class FrameConverter:
 
     ``mode``: "compact" (only the crop's pixels are converted), "whole" (whole frame with a kept reformatter),
     "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
-    stream's first frame, else whole, else legacy. ``mode_used`` says which one runs.
+    stream's first frame, else whole, else legacy. ``mode_used`` says which one runs. ``known`` hands over
+    ``CropPixels`` computed elsewhere (keyed by displayed (height, width)).
     """
 
     prep: Preprocessing
@@ -71,6 +133,7 @@ class FrameConverter:
     rotation: int = 0
     mode: str = "auto"
     mode_used: str | None = None
+    known: dict = field(default_factory=dict)
     _rgb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
     _thumb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
     _small: VideoReformatter = field(default_factory=VideoReformatter, repr=False)  # compact frames' own size
@@ -84,17 +147,23 @@ class FrameConverter:
     def turns(self) -> int:
         return (self.rotation // 90) % 4
 
-    def plan_for(self, frame: av.VideoFrame) -> tuple[CropPlan, _Blocks | None]:
-        """The crop plan for this frame's displayed size (cached per size)."""
+    def plan_for(self, frame: av.VideoFrame) -> tuple[CropPixels, _Blocks | None]:
+        """The crop's pixels for this frame's displayed size (cached per size)."""
         key = (frame.width, frame.height)
         if key not in self._plans:
             height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
-            plan = crop_plan(height, width, self.prep)
+            plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
             self._plans[key] = (plan, _blocks(plan) if self.turns == 0 else None)
         return self._plans[key]
 
     def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(the crop's source pixels, the thumbnail) of one decoded frame."""
+        """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame."""
+        plan, _ = self.plan_for(frame)
+        gathered, thumbnail = self.gather(frame)
+        return model_input(gathered[None], plan, self.prep)[0], thumbnail
+
+    def gather(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(the crop's source pixels uint8 [len(rows), len(cols), 3], the thumbnail) of one decoded frame."""
         plan, blocks = self.plan_for(frame)
         if self.mode_used is None:
             self.mode_used = self._choose(frame, plan, blocks)
@@ -119,13 +188,14 @@ class FrameConverter:
         return self._rotate(small)
 
     # ---- the ways to convert ---------------------------------------------------------------------------
-    def _choose(self, frame: av.VideoFrame, plan: CropPlan, blocks: _Blocks | None) -> str:
+    def _choose(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> str:
         if self.mode != "auto":
             if self.mode == "compact" and (blocks is None or frame.format.name not in COMPACT_FORMATS):
                 return "whole"
             return self.mode
         reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
-        if blocks is not None and frame.format.name in COMPACT_FORMATS:
+        small = blocks is not None and len(blocks.luma_rows) * len(blocks.luma_cols) <= COMPACT_AREA * plan.height * plan.width
+        if small and frame.format.name in COMPACT_FORMATS:
             try:
                 if np.array_equal(self._compact(frame, blocks), reference):
                     return "compact"

@@ -93,12 +93,11 @@ def preprocess_gathered(gathered: np.ndarray | torch.Tensor, plan: CropPlan, pre
     expected = (len(plan.rows), len(plan.cols), 3)
     if x.dim() != 4 or tuple(x.shape[1:]) != expected:
         raise ValueError(f"gathered pixels must be [N, {expected[0]}, {expected[1]}, 3], got {tuple(x.shape)}")
-    count, crop = int(x.shape[0]), plan.crop
-    if plan.taps is None:
-        pixels = x.float().reshape(count, crop, crop * 3)
-    else:
-        pixels = _bilinear_crop(x, plan.taps)
-    return _normalise(pixels, prep, count)
+    from vtn_core.video.convert import CropPixels, model_input
+
+    taps = None if plan.taps is None else tuple(t.numpy() for t in plan.taps)
+    pixels = CropPixels(plan.height, plan.width, plan.rows, plan.cols, taps)
+    return torch.from_numpy(model_input(x.numpy(), pixels, prep))
 
 
 def _normalise(pixels: torch.Tensor, prep: Preprocessing, count: int) -> torch.Tensor:

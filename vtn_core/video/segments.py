@@ -14,15 +14,18 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vtn_core.config import Preprocessing
-from vtn_core.video.convert import FrameConverter
+from vtn_core.video.convert import CropPixels, FrameConverter, crop_pixels
 from vtn_core.video.decode import DecodeReport, FrameReader
 from vtn_core.video.probe import VideoInfo
 
@@ -80,7 +83,7 @@ def plan_workers(info: VideoInfo, indices: np.ndarray, requested: int | None = N
 
 def split_segments(info: VideoInfo, indices: np.ndarray, workers: int) -> list[Segment]:
     """Consecutive keyframe-aligned runs of the (sorted) samples: about ``SEGMENTS_PER_WORKER`` per worker,
-    at most ``MAX_SEGMENT_SAMPLES`` samples each; a GOP's samples are never split."""
+    closed at the first GOP boundary after ``MAX_SEGMENT_SAMPLES`` samples (a GOP's samples are never split)."""
     indices = np.asarray(indices, dtype=np.int64)
     if len(indices) == 0:
         return []
@@ -98,10 +101,16 @@ def split_segments(info: VideoInfo, indices: np.ndarray, workers: int) -> list[S
     return segments
 
 
+def crop_for(info: VideoInfo, prep: Preprocessing) -> dict[tuple[int, int], CropPixels]:
+    """The crop's pixels at the probed size, computed here so that workers need not import torch."""
+    return {(info.height, info.width): crop_pixels(info.height, info.width, prep)}
+
+
 def decode_segment(path: str, segment: Segment, info: VideoInfo, prep: Preprocessing, thumb_height: int,
-                   conversion: str = "auto", threads: int | None = 1, device: str = "cpu") -> SegmentFrames:
+                   conversion: str = "auto", threads: int | None = 1, device: str = "cpu",
+                   known: dict[tuple[int, int], CropPixels] | None = None) -> SegmentFrames:
     """Decode one segment (in a worker process or in-process): seek to its keyframe, decode forward."""
-    converter = FrameConverter(prep, thumb_height, info.rotation, conversion)
+    converter = FrameConverter(prep, thumb_height, info.rotation, conversion, known=dict(known or {}))
     reader = FrameReader(path, segment.indices, info, "seek", convert=converter.convert, threads=threads,
                          device=device)
     count = len(segment.indices)
@@ -122,13 +131,40 @@ _POOL_LOCK = threading.Lock()
 
 
 def _worker_start() -> None:
-    """Each worker decodes and converts on one core; torch (imported with the package) stays single-threaded."""
-    try:
-        import torch
+    """Each worker decodes and converts on one core (and imports no torch: see ``crop_for``)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While workers start: a spawned process re-runs the parent's main script unless told none exists.
+
+    A user's script without an ``if __name__ == "__main__"`` guard (or Streamlit's runner) must not run
+    again in every decode worker; the workers need only this package, which they import by name."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A new pool of ``workers`` decode processes, all started now."""
+    # spawn, not fork: the parent may hold torch/OpenMP threads and Streamlit's, which fork would copy
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start)
+    with _main_module_hidden():  # start every worker now, so none is started later with the main script
+        launch = getattr(pool, "_launch_processes", None)
+        if launch is not None:
+            launch()
+    return pool
 
 
 def decode_pool(workers: int) -> ProcessPoolExecutor:
@@ -138,16 +174,13 @@ def decode_pool(workers: int) -> ProcessPoolExecutor:
         if _POOL is None or _POOL_SIZE < workers:
             if _POOL is not None:
                 _POOL.shutdown(wait=False, cancel_futures=True)
-            # spawn, not fork: the parent may hold torch/OpenMP threads and Streamlit's, which fork would copy
-            _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_start)
-            _POOL_SIZE = workers
+            _POOL, _POOL_SIZE = make_pool(workers), workers
         return _POOL
 
 
-def warm_pool(workers: int) -> None:
-    """Start every worker now (each imports the package once), so a timed read does not pay for it."""
-    pool = decode_pool(workers)
+def warm_pool(workers: int, pool: ProcessPoolExecutor | None = None) -> None:
+    """Make sure every worker has started and imported the package, so a timed read does not pay for it."""
+    pool = pool or decode_pool(workers)
     for done in [pool.submit(os.getpid) for _ in range(4 * workers)]:
         done.result()
 
@@ -165,7 +198,8 @@ atexit.register(shutdown_pool)
 
 
 def submit_segment(workers: int, path: Path, segment: Segment, info: VideoInfo, prep: Preprocessing,
-                   thumb_height: int, conversion: str, device: str) -> Future:
+                   thumb_height: int, conversion: str, device: str,
+                   known: dict[tuple[int, int], CropPixels] | None = None) -> Future:
     """Queue one segment on the pool."""
     return decode_pool(workers).submit(decode_segment, str(path), segment, info, prep, thumb_height, conversion,
-                                       1, device)
+                                       1, device, known)

@@ -16,10 +16,11 @@ from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DecodeReport, FrameReader
-from vtn_core.video.preprocess import crop_plan, make_thumbnails, preprocess_frames, preprocess_gathered
+from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
 from vtn_core.video.segments import (
     SegmentFrames,
+    crop_for,
     decode_segment,
     plan_workers,
     shutdown_pool,
@@ -112,6 +113,7 @@ class ChunkStream:
     def _parallel(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """Segments on the pool, at most two per worker in flight, taken back in order."""
         segments = split_segments(self.info, self.indices, self.workers)
+        known = crop_for(self.info, self.prep)
         pending: deque = deque()  # (segment number, future), in order
         following = 0
         try:
@@ -119,7 +121,7 @@ class ChunkStream:
                 while following < len(segments) and len(pending) < 2 * self.workers:
                     pending.append((following, submit_segment(self.workers, self.path, segments[following],
                                                               self.info, self.prep, self.thumb_height,
-                                                              self.conversion, "cpu")))
+                                                              self.conversion, "cpu", known)))
                     following += 1
                 number, future = pending.popleft()
                 try:
@@ -130,7 +132,8 @@ class ChunkStream:
                     self._notices.append("a decode worker process died; the rest was decoded in this process")
                     for segment in segments[number:]:
                         yield from self._unpack(decode_segment(str(self.path), segment, self.info, self.prep,
-                                                               self.thumb_height, self.conversion, None))
+                                                               self.thumb_height, self.conversion, None,
+                                                               "cpu", known))
                     return
                 yield from self._unpack(done)
         finally:
@@ -144,16 +147,12 @@ class ChunkStream:
         self.converter.mode_used = self.converter.mode_used or done.mode_used
         yield from zip(done.gathered, done.thumbnails, done.times)
 
-    def _gathered_chunk(self, start: int, gathered: list[np.ndarray], thumbs: list[np.ndarray],
+    def _gathered_chunk(self, start: int, inputs: list[np.ndarray], thumbs: list[np.ndarray],
                         times: list[float]) -> Chunk:
-        plan = crop_plan(self.info.height, self.info.width, self.prep)
-        if gathered[0].shape[:2] != (len(plan.rows), len(plan.cols)):  # frames of another size than probed
-            sizes = [p for p, _ in self.converter._plans.values() if (len(p.rows), len(p.cols)) == gathered[0].shape[:2]]
-            if not sizes:
-                raise VideoError(f"{self.path.name}: the frame size changes within the video; re-encode it")
-            plan = sizes[0]
-        return Chunk(start=start, pixels=preprocess_gathered(np.stack(gathered), plan, self.prep),
-                     thumbnails=np.stack(thumbs), timestamps_s=np.asarray(times))
+        if len({item.shape for item in inputs}) > 1 or len({t.shape for t in thumbs}) > 1:
+            raise VideoError(f"{self.path.name}: the frame size changes within the video; re-encode it")
+        return Chunk(start=start, pixels=torch.from_numpy(np.stack(inputs)), thumbnails=np.stack(thumbs),
+                     timestamps_s=np.asarray(times))
 
     def _produce_legacy(self) -> Iterator[Chunk]:
         """The pre-issue-15 path: whole RGB frames, ``preprocess_frames``, ``make_thumbnails``."""
