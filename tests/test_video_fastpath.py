@@ -238,3 +238,32 @@ def test_run_video_reports_an_unavailable_gpu_decoder_and_keeps_the_numbers(tmp_
     asked = run_video(model, path, num_frames=8, cache=False, decode_device="cuda")
     np.testing.assert_array_equal(asked.logits, plain.logits)
     assert any("GPU decoding asked for" in n for n in asked.notices) and not plain.notices
+
+
+# ---- the opt-in decoder-side resize ---------------------------------------------------------------------------
+
+def test_decoder_resize_is_opt_in_close_to_the_recipe_but_not_equal(tmp_path):
+    path = make_video(tmp_path / "v.mp4", 20, height=120, width=160)
+    info = probe_video(path)
+    indices = np.arange(0, 20, 2)
+    _, exact, thumbs, _ = _chunks(path, indices, info, RESIZED)
+    stream, fast, fast_thumbs, _ = _chunks(path, indices, info, RESIZED, conversion="decoder-resize")
+    assert stream.converter.mode_used == "decoder-resize" and fast.shape == exact.shape
+    assert not np.array_equal(fast, exact)  # another resize kernel: not the recipe
+    assert np.abs(fast - exact).mean() < 0.1  # ... but the same picture (values are in std units)
+    np.testing.assert_array_equal(fast_thumbs, thumbs)
+
+
+def test_run_video_resize_setting(tmp_path):
+    from vtn_core.bench.common import BUNDLED_CHECKPOINT
+    from vtn_core.checkpoint import load_checkpoint
+    from vtn_core.inference import run_video
+
+    model = load_checkpoint(BUNDLED_CHECKPOINT, device="cpu")
+    path = make_video(tmp_path / "v.mp4", 30, height=72, width=96)
+    exact = run_video(model, path, num_frames=6, cache=False)
+    fast = run_video(model, path, num_frames=6, cache=False, resize="decoder")
+    assert "resize" not in exact.settings and fast.settings["resize"] == "decoder"
+    assert fast.logits.shape == exact.logits.shape and not np.array_equal(fast.logits, exact.logits)
+    with pytest.raises(ValueError, match="resize"):
+        run_video(model, path, num_frames=6, cache=False, resize="nearest")

@@ -23,6 +23,7 @@ from vtn_core.video import frame_positions, iter_chunks, probe_video, sample_ind
 ProgressCallback = Callable[[str, int, int], None]
 STAGES = ("probe", "decode", "backbone", "temporal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RESIZE_MODES = ("exact", "decoder")
 DEFAULT_CHUNK_SIZE = 32
 
 
@@ -121,6 +122,7 @@ def run_video(
     prefetch: int = 2,
     decode_workers: int | None = None,
     decode_device: str = "auto",
+    resize: str = "exact",
 ) -> Result:
     """Run ``model`` over the whole of ``video``; returns a ``Result``.
 
@@ -129,8 +131,12 @@ def run_video(
     ``cache``: a ``ResultCache``, ``None``/``True`` for the default one, ``False`` for none.
     ``progress(stage, done, total)`` is called per stage and per chunk. ``decode_workers``: decode processes
     (``None``: one for short clips, more for long videos); ``decode_device``: "auto", "cpu" or "cuda"
-    (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed.
+    (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed. ``resize``: "exact" (the
+    official recipe) or "decoder" (opt-in: FFmpeg resizes while converting; faster, not the recipe: its
+    effect on logits and attention is in the benchmark).
     """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     if num_frames is not None and fps is not None:
@@ -151,6 +157,8 @@ def run_video(
 
     settings = {"num_frames": num_frames, "fps": fps, "position_scheme": scheme, "precision": precision,
                 "inference_mode": "chunked-backbone", "attention": model.attention_mode}
+    if resize != "exact":
+        settings["resize"] = resize  # other numbers: another cache entry (the default keeps its old key)
     store = ResultCache() if cache is None or cache is True else (cache or None)
     key = None
     if store is not None:
@@ -169,7 +177,8 @@ def run_video(
     thumbnails = _Thumbnails(total)
     decode_time = backbone_time = 0.0
     chunks = iter_chunks(video, sample.indices, prep, chunk_size, info=info, thumb_height=thumb_height,
-                         prefetch=prefetch, workers=decode_workers, decode_device=decode_device)
+                         prefetch=prefetch, workers=decode_workers, decode_device=decode_device,
+                         conversion="decoder-resize" if resize == "decoder" else "auto")
     report("decode", 0, total)
     report("backbone", 0, total)
     with torch.inference_mode():

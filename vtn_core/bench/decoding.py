@@ -88,7 +88,7 @@ def bench_decode_scaling(video: Path, fps: float, prep: Preprocessing, repeats: 
             pool.shutdown(wait=True, cancel_futures=True)
     ratios = [one / two for one, two in zip(one_s, two_s)]
     return {"video": {"path": str(video), "frames": info.num_frames, "seconds": info.duration_s,
-                      "size": f"{info.width}x{info.height}"},
+                      "size": f"{info.width}x{info.height}", "keyframe_interval": info.keyframe_interval},
             "samples": int(len(indices)), "repeats": repeats, "cores": os.cpu_count(),
             "one_worker_s": median(one_s), "two_workers_s": median(two_s), "in_process_s": median(inproc_s),
             "decode_scaling": median(ratios), "decode_scaling_ratios": ratios,

@@ -21,11 +21,28 @@ def decoding_rows(doc: dict[str, Any]) -> list[Row]:
         rows.append((f"  before (whole-frame RGB per frame)", f"{r['decode_overhead_legacy']:.2f}x "
                      f"({r['legacy_s']:.2f} s)", "", ""))
     sc = doc["scaling"]
-    rows.append((f"decode_scaling 2 workers / 1 ({sc['video']['seconds']:.0f} s 720p, {sc['samples']} samples)",
+    rows.append((f"decode_scaling 2 workers / 1 ({sc['video']['seconds']:.0f} s 720p, key every "
+                 f"{sc['video'].get('keyframe_interval', '?')}, {sc['samples']} samples)",
                  f"{sc['decode_scaling']:.2f}x ({sc['one_worker_s']:.1f} s / {sc['two_workers_s']:.1f} s), "
                  f"load {sc['load_avg_1m']}", f">= 1.6 on {sc['cores']} cores", _verdict(sc["decode_scaling"] >= 1.6)))
     rows.append(("  2 workers vs in-process reader (frame threads)", f"{sc['two_workers_vs_in_process']:.2f}x "
                  f"({sc['in_process_s']:.1f} s)", "", ""))
+    return rows
+
+
+def resize_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for key, label in (("bundled", "bundled"), ("official", "official layout")):
+        if key not in doc:
+            rows.append((f"decoder-side resize, {label}", doc.get("official_source", "not run"), "", ""))
+            continue
+        r = doc[key]
+        rows.append((f"decoder-side resize (opt-in), {label} {r['input_px']}px: logits",
+                     f"max |diff| {r['max_abs_logit_diff']:.4f} of range {r['logit_range']:.2f}, "
+                     f"top-1 {'same' if r['same_top1'] else 'CHANGED'}", "", ""))
+        rows.append((f"  attention (heads averaged) / decode time",
+                     f"max |diff| {r['max_abs_attention_diff']:.4f}, decode {r['decoder_decode_s']:.2f} s vs "
+                     f"{r['exact_decode_s']:.2f} s exact", "", ""))
     return rows
 
 
@@ -112,7 +129,7 @@ def gpu_rows(doc: dict[str, Any]) -> list[Row]:
     return rows
 
 
-BUILDERS = {"decoding": decoding_rows, "overhead": overhead_rows, "decode": decode_rows, "multiview": multiview_rows, "long_video": long_rows,
+BUILDERS = {"decoding": decoding_rows, "resize": resize_rows, "overhead": overhead_rows, "decode": decode_rows, "multiview": multiview_rows, "long_video": long_rows,
             "temporal_scaling": scaling_rows, "cache": cache_rows, "gpu": gpu_rows}
 
 

@@ -23,6 +23,7 @@ from av.video.reformatter import VideoReformatter
 from vtn_core.config import Preprocessing
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
+CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
 # above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks
 COMPACT_AREA = 0.25
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
@@ -124,7 +125,9 @@ class FrameConverter:
 
     ``mode``: "compact" (only the crop's pixels are converted), "whole" (whole frame with a kept reformatter),
     "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
-    stream's first frame, else whole, else legacy. ``mode_used`` says which one runs. ``known`` hands over
+    stream's first frame, else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
+    bilinear scaler resizes to the short side while converting, then the centre crop; its effect on logits
+    and attention is measured in the bench (``bench.resize``). ``mode_used`` says which one runs. ``known`` hands over
     ``CropPixels`` computed elsewhere (keyed by displayed (height, width)).
     """
 
@@ -140,7 +143,7 @@ class FrameConverter:
     _plans: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("auto", "compact", "whole", "legacy"):
+        if self.mode not in CONVERSION_MODES:
             raise ValueError(f"unknown conversion mode {self.mode!r}")
 
     @property
@@ -158,6 +161,9 @@ class FrameConverter:
 
     def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
         """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame."""
+        if self.mode == "decoder-resize":
+            self.mode_used = self.mode
+            return self._decoder_resized(frame), self.thumbnail(frame)
         plan, _ = self.plan_for(frame)
         gathered, thumbnail = self.gather(frame)
         return model_input(gathered[None], plan, self.prep)[0], thumbnail
@@ -207,6 +213,26 @@ class FrameConverter:
         except (ValueError, av.FFmpegError):
             pass
         return "legacy"
+
+    def _decoder_resized(self, frame: av.VideoFrame) -> np.ndarray:
+        """Short side scaled by FFmpeg while converting (bilinear), centre crop, mean/std: float32 [3, c, c]."""
+        from math import ceil, floor
+
+        height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+        side, crop = self.prep.resize_short_side, self.prep.crop_size
+        if width <= height:
+            new_h, new_w = (height, width) if width == side else (int(floor(height / width * side)), side)
+        else:
+            new_h, new_w = (height, width) if height == side else (side, int(floor(width / height * side)))
+        if new_h < crop or new_w < crop:
+            raise ValueError(f"frames of {new_w}x{new_h} are smaller than the {crop}px crop")
+        out_w, out_h = (new_h, new_w) if self.turns % 2 else (new_w, new_h)
+        image = self._rotate(self._rgb.reformat(frame, width=out_w, height=out_h, format="rgb24",
+                                                interpolation="BILINEAR", threads=1).to_ndarray())
+        top, left = int(ceil((new_h - crop) / 2)), int(ceil((new_w - crop) / 2))
+        block = np.ascontiguousarray(image[top:top + crop, left:left + crop])
+        plain = CropPixels(crop, crop, np.arange(crop), np.arange(crop), None)
+        return model_input(block[None], plain, self.prep)[0]
 
     def _whole(self, frame: av.VideoFrame) -> np.ndarray:
         return self._rotate(self._rgb.reformat(frame, format="rgb24", threads=1).to_ndarray())
