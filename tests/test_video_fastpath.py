@@ -12,8 +12,7 @@ import torch
 
 from tests.videos import make_video, read_index
 from vtn_core.config import Preprocessing
-from vtn_core.video import FrameReader, iter_chunks, preprocess_frames, probe_video, sample_indices
-from vtn_core.video import hwdecode, segments
+from vtn_core.video import FrameReader, hwdecode, iter_chunks, preprocess_frames, probe_video, sample_indices, segments
 from vtn_core.video import stream as stream_module
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.preprocess import crop_plan, preprocess_gathered

@@ -5,8 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vtn_core.bench.common import (BenchOptions, bundled_model, describe, generated_video, machine_info,
-                                   vit_b_model)
+from vtn_core.bench.common import BenchOptions, bundled_model, describe, generated_video, machine_info, vit_b_model
 
 BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu")
 
@@ -38,7 +37,7 @@ class Sizes:
 FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3,
              repeats_multiview=2, decode_s=600, decode_samples=250, vit_views=(1, 3), bundled_views=(10, 3),
              long_minutes=(10, 60),
-             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=3, scaling_video_s=600,
+             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=2, scaling_video_s=300,
              scaling_video_gop=250, scaling_fps=1.0)
 QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=4, chunk_vit=4, repeats_bundled=2,
               repeats_multiview=1, decode_s=20, decode_samples=40, vit_views=(1, 1), bundled_views=(3, 3),

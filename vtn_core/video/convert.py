@@ -200,7 +200,8 @@ class FrameConverter:
                 return "whole"
             return self.mode
         reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
-        small = blocks is not None and len(blocks.luma_rows) * len(blocks.luma_cols) <= COMPACT_AREA * plan.height * plan.width
+        area = COMPACT_AREA * plan.height * plan.width
+        small = blocks is not None and len(blocks.luma_rows) * len(blocks.luma_cols) <= area
         if small and frame.format.name in COMPACT_FORMATS:
             try:
                 if np.array_equal(self._compact(frame, blocks), reference):
