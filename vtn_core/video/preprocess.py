@@ -82,7 +82,7 @@ def preprocess_frames(frames: np.ndarray | torch.Tensor, prep: Preprocessing) ->
     else:
         r0, r1, h0, h1 = _taps(height, new_h, top, crop)
         c0, c1, w0, w1 = _taps(width, new_w, left, crop)
-        pixels = _bilinear_crop(x, (r0, r1, h0, h1, c0, c1, w0, w1))
+        pixels = _blend_taps(x, (r0, r1, h0, h1, c0, c1, w0, w1))
     return _normalise(pixels, prep, count)
 
 
@@ -122,7 +122,14 @@ def _taps(in_size: int, out_size: int, start: int, count: int) -> tuple[torch.Te
     return first, second, 1 - weight1, weight1
 
 
-def _bilinear_crop(x: torch.Tensor, taps: tuple[torch.Tensor, ...]) -> torch.Tensor:
+def _bilinear_crop(x: torch.Tensor, rows: tuple[int, int, int], cols: tuple[int, int, int],
+                   crop: int) -> torch.Tensor:
+    """uint8 [N, H, W, 3] → float [N, crop, crop * 3]: the crop of the frame resized to (rows[1], cols[1]) at
+    (rows[2], cols[2]); ``rows`` / ``cols`` = (source size, resized size, crop start)."""
+    return _blend_taps(x, _taps(*rows, crop) + _taps(*cols, crop))
+
+
+def _blend_taps(x: torch.Tensor, taps: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """uint8 [N, H, W, 3] → float [N, crop, crop * 3]: the resized frame's crop, from gathered source pixels."""
     r0, r1, h0, h1, c0, c1, w0, w1 = taps
     count, height, width = int(x.shape[0]), int(x.shape[1]), int(x.shape[2])
