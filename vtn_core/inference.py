@@ -23,6 +23,7 @@ from vtn_core.video import frame_positions, iter_chunks, probe_video, sample_ind
 ProgressCallback = Callable[[str, int, int], None]
 STAGES = ("probe", "decode", "backbone", "temporal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RESIZE_MODES = ("exact", "decoder")
 DEFAULT_CHUNK_SIZE = 32
 
 
@@ -119,14 +120,23 @@ def run_video(
     cache: ResultCache | None | bool = None,
     thumb_height: int = 96,
     prefetch: int = 2,
+    decode_workers: int | None = None,
+    decode_device: str = "auto",
+    resize: str = "exact",
 ) -> Result:
     """Run ``model`` over the whole of ``video``; returns a ``Result``.
 
     Sampling: ``num_frames`` spread uniformly (default: the checkpoint's full-video count) or ``fps``
     samples per second. ``position_scheme``: "wrap" (the original) or "rescale" (default: the model's).
     ``cache``: a ``ResultCache``, ``None``/``True`` for the default one, ``False`` for none.
-    ``progress(stage, done, total)`` is called per stage and per chunk.
+    ``progress(stage, done, total)`` is called per stage and per chunk. ``decode_workers``: decode processes
+    (``None``: one for short clips, more for long videos); ``decode_device``: "auto", "cpu" or "cuda"
+    (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed. ``resize``: "exact" (the
+    official recipe) or "decoder" (opt-in: FFmpeg resizes while converting; faster, not the recipe: its
+    effect on logits and attention is in the benchmark).
     """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     if num_frames is not None and fps is not None:
@@ -147,6 +157,8 @@ def run_video(
 
     settings = {"num_frames": num_frames, "fps": fps, "position_scheme": scheme, "precision": precision,
                 "inference_mode": "chunked-backbone", "attention": model.attention_mode}
+    if resize != "exact":
+        settings["resize"] = resize  # other numbers: another cache entry (the default keeps its old key)
     store = ResultCache() if cache is None or cache is True else (cache or None)
     key = None
     if store is not None:
@@ -165,7 +177,8 @@ def run_video(
     thumbnails = _Thumbnails(total)
     decode_time = backbone_time = 0.0
     chunks = iter_chunks(video, sample.indices, prep, chunk_size, info=info, thumb_height=thumb_height,
-                         prefetch=prefetch)
+                         prefetch=prefetch, workers=decode_workers, decode_device=decode_device,
+                         conversion="decoder-resize" if resize == "decoder" else "auto")
     report("decode", 0, total)
     report("backbone", 0, total)
     with torch.inference_mode():
@@ -217,7 +230,8 @@ def run_video(
         device=str(model.device),
         settings=settings,
         skipped_frames=skipped,
-        notices=list(encoder.notices) + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
+        notices=list(encoder.notices) + list(getattr(chunks, "notices", []))
+        + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
     )
     if store is not None and key is not None:
         store.put(key, result)

@@ -5,10 +5,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vtn_core.bench.common import (BenchOptions, bundled_model, describe, generated_video, machine_info,
-                                   vit_b_model)
+from vtn_core.bench.common import BenchOptions, bundled_model, describe, generated_video, machine_info, vit_b_model
 
-BENCHMARKS = ("overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu")
+BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu")
 
 
 @dataclass(frozen=True)
@@ -29,16 +28,22 @@ class Sizes:
     long_minutes: tuple[float, ...]
     scaling_tokens: tuple[int, ...]
     scaling_repeats: int
+    decoding_repeats: int
+    scaling_video_s: int  # the long 720p video of decode_scaling
+    scaling_video_gop: int
+    scaling_fps: float  # samples per second of it
 
 
 FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3,
              repeats_multiview=2, decode_s=600, decode_samples=250, vit_views=(1, 3), bundled_views=(10, 3),
              long_minutes=(10, 60),
-             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2)
+             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=2, scaling_video_s=300,
+             scaling_video_gop=250, scaling_fps=1.0)
 QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=4, chunk_vit=4, repeats_bundled=2,
               repeats_multiview=1, decode_s=20, decode_samples=40, vit_views=(1, 1), bundled_views=(3, 3),
               long_minutes=(0.25, 0.5),
-              scaling_tokens=(250, 500), scaling_repeats=1)
+              scaling_tokens=(250, 500), scaling_repeats=1, decoding_repeats=2, scaling_video_s=30,
+              scaling_video_gop=50, scaling_fps=5.0)
 CHUNK = 32
 SINGLE_PASS_FRAMES = 250
 
@@ -59,6 +64,8 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
     document["videos"] = {"clip": {"path": str(clip), "seconds": sizes.clip_s, "fps": sizes.clip_fps,
                                    "size": "1280x720", "generate_s": made}}
     steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "decoding": lambda: _decoding(options, bundled, clip, sizes),
+        "resize": lambda: _resize(bundled, clip, sizes),
         "overhead": lambda: _overhead(bundled, vit, clip, sizes),
         "decode": lambda: _decode(options, sizes),
         "multiview": lambda: _multiview(bundled, vit, clip, sizes, document.get("overhead")),
@@ -75,6 +82,25 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
     document["elapsed_s"]["total"] = time.perf_counter() - started
     document["machine"]["load_avg_1m_at_end"] = machine_info()["load_avg_1m"]
     return document
+
+
+def _decoding(options: BenchOptions, bundled, clip, sizes: Sizes) -> dict[str, Any]:
+    from vtn_core.bench.decoding import bench_decode_overhead, bench_decode_scaling
+    from vtn_core.config import VTNConfig
+
+    preps = {"bundled": bundled.config.preprocessing, "vit_b": VTNConfig().preprocessing}
+    overhead = bench_decode_overhead(clip, sizes.frames_bundled, preps, sizes.decoding_repeats)
+    long_video, made = generated_video(options.video_dir, sizes.scaling_video_s, gop=sizes.scaling_video_gop)
+    scaling = bench_decode_scaling(long_video, sizes.scaling_fps, bundled.config.preprocessing,
+                                   sizes.decoding_repeats)
+    scaling["video"]["generate_s"] = made
+    return {"overhead": overhead, "scaling": scaling}
+
+
+def _resize(bundled, clip, sizes: Sizes) -> dict[str, Any]:
+    from vtn_core.bench.resize import bench_resize
+
+    return bench_resize(bundled, clip, sizes.frames_bundled, min(sizes.frames_bundled, 64))
 
 
 def _overhead(bundled, vit, clip, sizes: Sizes) -> dict[str, Any]:
@@ -111,7 +137,7 @@ def _multiview(bundled, vit, clip, sizes: Sizes, overhead: dict[str, Any] | None
 def _long(options: BenchOptions, sizes: Sizes) -> dict[str, Any]:
     from vtn_core.bench.longvideo import bench_long
 
-    return bench_long(options.video_dir, sizes.long_minutes, options.checkpoint)
+    return bench_long(options.video_dir, sizes.long_minutes, options.checkpoint, before_after=True)
 
 
 def _scaling(sizes: Sizes) -> dict[str, Any]:

@@ -59,15 +59,40 @@ def long_video(args: argparse.Namespace) -> dict[str, Any]:
     from vtn_core.inference import run_video
 
     model, source = bundled_model(Path(args.checkpoint) if args.checkpoint else None)
+    if args.legacy:  # the pipeline before issue 15: whole-frame RGB per frame, one in-process reader
+        import vtn_core.video.stream as stream
+
+        original = stream.ChunkStream.__init__
+
+        def legacy_init(self, *a, **kw):
+            original(self, *a, **{**kw, "workers": 1, "conversion": "legacy"})
+        stream.ChunkStream.__init__ = legacy_init
     gc.collect()
     before_rss, before_peak = current_rss_mb(), peak_rss_mb()  # the peak so far: imports and model loading
     started = time.perf_counter()
     result = run_video(model, args.video, fps=args.fps, cache=False, chunk_size=args.chunk_size)
     wall = time.perf_counter() - started
-    return {"model": source, "samples": int(result.num_frames), "wall_s": wall,
+    workers = children_peak_rss_mb()
+    return {"model": source, "samples": int(result.num_frames), "wall_s": wall, "legacy": bool(args.legacy),
             "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
             "rss_before_run_mb": before_rss, "peak_rss_before_run_mb": before_peak, "peak_rss_mb": peak_rss_mb(),
-            "rss_growth_mb": peak_rss_mb() - before_rss, "result_mb": result_mb(result)}
+            "rss_growth_mb": peak_rss_mb() - before_rss, "result_mb": result_mb(result),
+            "decode_workers_peak_rss_mb": workers, "peak_rss_total_mb": peak_rss_mb() + sum(workers)}
+
+
+def children_peak_rss_mb() -> list[float]:
+    """Peak resident memory of each live child process (the decode workers), from their VmHWM."""
+    import psutil
+
+    peaks = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return peaks
 
 
 def temporal(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     long.add_argument("--checkpoint")
     long.add_argument("--fps", type=float, default=1.0)
     long.add_argument("--chunk-size", type=int, default=32)
+    long.add_argument("--legacy", action="store_true", help="decode as before issue 15 (for before/after)")
     temp = sub.add_parser("temporal")
     temp.add_argument("--sizes", required=True)
     temp.add_argument("--repeats", type=int, default=2)

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the model to benchmark as 'bundled' (default: assets/models/vtn_resnet_learned.safetensors)")
     parser.add_argument("--cache-dir", type=Path, help="where generated test videos are kept (default: "
                         "~/.cache/vtn-explorer/bench)")
-    parser.add_argument("--only", help="comma-separated subset of: overhead, decode, multiview, long_video, "
+    parser.add_argument("--only", help="comma-separated subset of: decoding, resize, overhead, decode, multiview, long_video, "
                         "temporal_scaling, cache, gpu")
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
 
 from vtn_core.errors import VideoError
+from vtn_core.video.hwdecode import GpuDecodeFailed, choose_decode_device, open_for_decoding
 from vtn_core.video.probe import VideoInfo, frame_times, open_container, probe_video
 
 STRATEGIES = ("auto", "seek", "sequential")
@@ -54,10 +55,16 @@ class FrameReader:
 
     ``k`` is the position in the requested list; duplicates yield the same frame again. Rotation metadata
     is applied. ``skipped``, ``decoded``, ``errors`` (and ``report``) are final once iteration ends.
+
+    ``convert`` replaces the RGB conversion (it gets the decoded ``av.VideoFrame``; ``video.convert`` gives
+    only the pixels the model reads). ``threads``: decoder threads (``None``: FFmpeg's frame + slice threads).
+    ``device``: "cpu", "cuda" (NVDEC through FFmpeg) or "auto" (CUDA where it can decode, else CPU); a GPU
+    decoder that cannot open or fails before the first frame falls back to the CPU (``notices`` says so).
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,
-                 strategy: str = "auto") -> None:
+                 strategy: str = "auto", *, convert: Callable[[av.VideoFrame], Any] | None = None,
+                 threads: int | None = None, device: str = "cpu") -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self.path = Path(path)
@@ -68,6 +75,10 @@ class FrameReader:
         self.decoded = 0
         self.errors = 0
         self._times: np.ndarray | None = None  # pts table of a variable-rate video
+        self._convert = convert or self._rgb
+        self.threads = threads
+        self.device, notice = choose_decode_device(device)
+        self.notices: list[str] = [notice] if notice else []
 
     @property
     def report(self) -> DecodeReport:
@@ -80,6 +91,15 @@ class FrameReader:
         order = np.argsort(self.indices, kind="stable")
         if self.info.variable_fps:
             self._times = frame_times(self.path)
+        try:
+            yield from self._read(order)
+        except GpuDecodeFailed as failure:  # before any frame came out: the same read on the CPU
+            self.notices.append(f"GPU decoding failed ({failure}); decoded on the CPU instead")
+            self.device = "cpu"
+            self.skipped = self.decoded = self.errors = 0
+            yield from self._read(order)
+
+    def _read(self, order: np.ndarray) -> Iterator[tuple[int, Any, float]]:
         try:
             done = 0
             if self.strategy == "seek":
@@ -96,9 +116,19 @@ class FrameReader:
 
     # ---- frames and their indices ----------------------------------------------------------------------
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
-        container = open_container(self.path)
+        if self.device == "cpu":
+            container = open_container(self.path)
+        else:
+            container, notice = open_for_decoding(self.path, self.device, fallback=lambda: open_container(self.path))
+            if notice:
+                self.notices.append(notice)
+                self.device = "cpu"
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # frame + slice threads: ~1.5x on 2 cores (docs/VIDEO.md)
+        if self.threads is None:
+            stream.thread_type = "AUTO"  # frame + slice threads: ~1.5x on 2 cores (docs/VIDEO.md)
+        else:
+            stream.codec_context.thread_count = max(1, int(self.threads))
+            stream.thread_type = "AUTO" if self.threads > 1 else "SLICE"
         return container, stream
 
     def _index_of(self, frame: av.VideoFrame, counter: int) -> int | None:
@@ -128,7 +158,9 @@ class FrameReader:
                 break
             try:
                 frames = packet.decode()
-            except (av.FFmpegError, ValueError):
+            except (av.FFmpegError, ValueError) as exc:
+                if self.device != "cpu" and self.decoded == 0:
+                    raise GpuDecodeFailed(type(exc).__name__) from None
                 self.errors += 1
                 continue
             for frame in frames:
@@ -164,7 +196,7 @@ class FrameReader:
                 index = counter if index is None else index
                 if index < targets[pointer]:
                     continue
-                image, time_s = self._rgb(frame), self._time_of(frame, index)
+                image, time_s = self._convert(frame), self._time_of(frame, index)
                 last = (image, time_s)
                 for item in self._emit(order, targets, pointer, index, image, time_s):
                     pointer += 1
@@ -193,7 +225,7 @@ class FrameReader:
                 frame, index, frames = first
                 while frame is not None:
                     if index >= target:
-                        image, time_s = self._rgb(frame), self._time_of(frame, index)
+                        image, time_s = self._convert(frame), self._time_of(frame, index)
                         last = (image, time_s)
                         for item in self._emit(order, targets, pointer, index, image, time_s):
                             pointer += 1

@@ -1,7 +1,13 @@
-"""Frames → model input exactly as PySlowFast's test transform, and small thumbnails for the UI."""
+"""Frames → model input exactly as PySlowFast's test transform, and small thumbnails for the UI.
+
+``crop_plan`` says which source rows and columns the crop reads; ``preprocess_gathered`` computes the model
+input from those pixels alone (the decoder converts only them: ``video.convert``), with the same arithmetic
+as ``preprocess_frames`` on the whole frame, so both give identical numbers.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,6 +23,43 @@ def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     if width < height:
         return int(math.floor(height / width * short_side)), short_side
     return short_side, int(math.floor(width / height * short_side))
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """For frames of one size: the source rows and columns the crop reads, and its bilinear taps into them.
+
+    ``taps`` is ``None`` when no resize is needed (the crop is a plain slice ``rows`` x ``cols``); otherwise
+    (first row, second row, their weights, first column, second column, their weights), the row and column
+    numbers being positions in ``rows`` / ``cols``, not in the frame.
+    """
+
+    height: int
+    width: int
+    crop: int
+    rows: np.ndarray  # int64, sorted source rows read
+    cols: np.ndarray  # int64, sorted source columns read
+    taps: tuple[torch.Tensor, ...] | None
+
+
+def crop_plan(height: int, width: int, prep: Preprocessing) -> CropPlan:
+    """Which pixels of a ``height`` x ``width`` frame the model input is made of (see ``preprocess_frames``)."""
+    new_h, new_w = scaled_size(height, width, prep.resize_short_side)
+    crop = prep.crop_size
+    if new_h < crop or new_w < crop:
+        raise ValueError(f"frames of {new_w}x{new_h} are smaller than the {crop}px crop")
+    top, left = int(math.ceil((new_h - crop) / 2)), int(math.ceil((new_w - crop) / 2))
+    if (new_h, new_w) == (height, width):
+        return CropPlan(height, width, crop, np.arange(top, top + crop), np.arange(left, left + crop), None)
+    r0, r1, h0, h1 = _taps(height, new_h, top, crop)
+    c0, c1, w0, w1 = _taps(width, new_w, left, crop)
+    rows, cols = np.union1d(r0.numpy(), r1.numpy()), np.union1d(c0.numpy(), c1.numpy())
+
+    def local(index: torch.Tensor, kept: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.searchsorted(kept, index.numpy()).astype(np.int64))
+
+    taps = (local(r0, rows), local(r1, rows), h0, h1, local(c0, cols), local(c1, cols), w0, w1)
+    return CropPlan(height, width, crop, rows.astype(np.int64), cols.astype(np.int64), taps)
 
 
 def preprocess_frames(frames: np.ndarray | torch.Tensor, prep: Preprocessing) -> torch.Tensor:
@@ -37,7 +80,29 @@ def preprocess_frames(frames: np.ndarray | torch.Tensor, prep: Preprocessing) ->
     if (new_h, new_w) == (height, width):
         pixels = x[:, top:top + crop, left:left + crop].float().reshape(count, crop, crop * 3)
     else:
-        pixels = _bilinear_crop(x, (height, new_h, top), (width, new_w, left), crop)
+        r0, r1, h0, h1 = _taps(height, new_h, top, crop)
+        c0, c1, w0, w1 = _taps(width, new_w, left, crop)
+        pixels = _blend_taps(x, (r0, r1, h0, h1, c0, c1, w0, w1))
+    return _normalise(pixels, prep, count)
+
+
+def preprocess_gathered(gathered: np.ndarray | torch.Tensor, plan: CropPlan, prep: Preprocessing) -> torch.Tensor:
+    """uint8 [N, len(plan.rows), len(plan.cols), 3] (the pixels ``plan`` names, from full frames) → the same
+    float32 [N, 3, crop, crop] that ``preprocess_frames`` gives for the full frames, bit for bit."""
+    x = torch.as_tensor(np.asarray(gathered)) if not isinstance(gathered, torch.Tensor) else gathered
+    expected = (len(plan.rows), len(plan.cols), 3)
+    if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+        raise ValueError(f"gathered pixels must be [N, {expected[0]}, {expected[1]}, 3], got {tuple(x.shape)}")
+    from vtn_core.video.convert import CropPixels, model_input
+
+    taps = None if plan.taps is None else tuple(t.numpy() for t in plan.taps)
+    pixels = CropPixels(plan.height, plan.width, plan.rows, plan.cols, taps)
+    return torch.from_numpy(model_input(x.numpy(), pixels, prep))
+
+
+def _normalise(pixels: torch.Tensor, prep: Preprocessing, count: int) -> torch.Tensor:
+    """float [N, crop, crop * 3] in 0..255 → mean/std normalised [N, 3, crop, crop]."""
+    crop = pixels.shape[1]
     mean = (torch.tensor(prep.mean, dtype=torch.float32) * 255.0).repeat(crop).view(1, 1, -1)
     std = (torch.tensor(prep.std, dtype=torch.float32) * 255.0).repeat(crop).view(1, 1, -1)
     pixels = pixels.sub_(mean).div_(std)
@@ -59,10 +124,15 @@ def _taps(in_size: int, out_size: int, start: int, count: int) -> tuple[torch.Te
 
 def _bilinear_crop(x: torch.Tensor, rows: tuple[int, int, int], cols: tuple[int, int, int],
                    crop: int) -> torch.Tensor:
+    """uint8 [N, H, W, 3] → float [N, crop, crop * 3]: the crop of the frame resized to (rows[1], cols[1]) at
+    (rows[2], cols[2]); ``rows`` / ``cols`` = (source size, resized size, crop start)."""
+    return _blend_taps(x, _taps(*rows, crop) + _taps(*cols, crop))
+
+
+def _blend_taps(x: torch.Tensor, taps: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """uint8 [N, H, W, 3] → float [N, crop, crop * 3]: the resized frame's crop, from gathered source pixels."""
+    r0, r1, h0, h1, c0, c1, w0, w1 = taps
     count, height, width = int(x.shape[0]), int(x.shape[1]), int(x.shape[2])
-    r0, r1, h0, h1 = _taps(rows[0], rows[1], rows[2], crop)
-    c0, c1, w0, w1 = _taps(cols[0], cols[1], cols[2], crop)
     flat = x.reshape(count, height, width * 3)  # (column, channel) flattened: the inner loops vectorise
     rgb = torch.arange(3)
     k0, k1 = (c0[:, None] * 3 + rgb).reshape(-1), (c1[:, None] * 3 + rgb).reshape(-1)

@@ -1,8 +1,10 @@
-"""Chunks of pre-processed frames in bounded memory, decoded ahead in a background thread."""
+"""Chunks of pre-processed frames in bounded memory, decoded ahead in a background thread (or a process pool)."""
 from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -11,9 +13,20 @@ import numpy as np
 import torch
 
 from vtn_core.config import Preprocessing
+from vtn_core.errors import VideoError
+from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DecodeReport, FrameReader
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
+from vtn_core.video.segments import (
+    SegmentFrames,
+    crop_for,
+    decode_segment,
+    plan_workers,
+    shutdown_pool,
+    split_segments,
+    submit_segment,
+)
 
 _DONE = object()
 
@@ -33,29 +46,116 @@ class ChunkStream:
 
     Requested indices must be sorted (uniform and fixed-rate samples are). With ``prefetch`` > 0 a thread
     decodes and pre-processes up to that many chunks ahead (PyAV and torch release the GIL), so decoding
-    overlaps the caller's compute. Only one chunk of full-resolution frames is held at a time.
+    overlaps the caller's compute. Only one chunk of frames is held at a time, and of each frame only the
+    pixels the crop reads (``video.convert``; ``conversion="legacy"`` converts whole frames as before).
+
+    ``workers``: decode processes (``None``: ``segments.plan_workers`` decides, 1 for short clips);
+    with more than one, keyframe-aligned segments are decoded by a process pool and merged in order.
+    ``decode_device``: "auto", "cpu" or "cuda" (``video.hwdecode``; GPU decoding runs in this process).
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                  info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
-                 strategy: str = "auto") -> None:
+                 strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
+                 conversion: str = "auto") -> None:
         indices = np.asarray(indices, dtype=np.int64)
         if np.any(np.diff(indices) < 0):
             raise ValueError("sample indices must be in increasing order")
-        self.reader = FrameReader(path, indices, info, strategy)
+        self.path, self.indices = Path(path), indices
+        self.converter = FrameConverter(prep, thumb_height, 0, conversion if conversion != "legacy" else "auto")
+        convert = None if conversion == "legacy" else self.converter.convert
+        self.reader = FrameReader(path, indices, info, strategy, convert=convert, device=decode_device)
+        self.converter.rotation = self.reader.info.rotation
+        self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
+        self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
+        self._counts = [0, 0, 0]  # skipped, decoded, errors of the worker processes
+        self._notices: list[str] = []
 
     @property
     def skipped(self) -> int:
         """Samples that got a substitute frame (final once iteration ends)."""
-        return self.reader.skipped
+        return self.report.skipped
 
     @property
     def report(self) -> DecodeReport:
         """Skipped samples, decoded frames and rejected packets (final once iteration ends)."""
-        return self.reader.report
+        own = self.reader.report
+        return DecodeReport(skipped=own.skipped + self._counts[0], decoded=own.decoded + self._counts[1],
+                            errors=own.errors + self._counts[2])
+
+    @property
+    def notices(self) -> list[str]:
+        """What the reader had to work around (GPU decoding unavailable or failed, a worker pool lost)."""
+        return list(self.reader.notices) + self._notices
 
     def _produce(self) -> Iterator[Chunk]:
+        if self.conversion == "legacy":
+            yield from self._produce_legacy()
+            return
+        items = self._parallel() if self.workers > 1 else self._in_process()
+        gathered, thumbs, times, start = [], [], [], 0
+        for pixels, thumbnail, time_s in items:
+            gathered.append(pixels)
+            thumbs.append(thumbnail)
+            times.append(time_s)
+            if len(gathered) == self.chunk_size:
+                yield self._gathered_chunk(start, gathered, thumbs, times)
+                start += len(gathered)
+                gathered, thumbs, times = [], [], []
+        if gathered:
+            yield self._gathered_chunk(start, gathered, thumbs, times)
+
+    def _in_process(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+        for _, (pixels, thumbnail), time_s in self.reader:
+            yield pixels, thumbnail, time_s
+
+    def _parallel(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+        """Segments on the pool, at most two per worker in flight, taken back in order."""
+        segments = split_segments(self.info, self.indices, self.workers)
+        known = crop_for(self.info, self.prep)
+        pending: deque = deque()  # (segment number, future), in order
+        following = 0
+        try:
+            while following < len(segments) or pending:
+                while following < len(segments) and len(pending) < 2 * self.workers:
+                    pending.append((following, submit_segment(self.workers, self.path, segments[following],
+                                                              self.info, self.prep, self.thumb_height,
+                                                              self.conversion, "cpu", known)))
+                    following += 1
+                number, future = pending.popleft()
+                try:
+                    done: SegmentFrames = future.result()
+                except BrokenProcessPool:  # a worker was killed (out of memory, a signal): finish here
+                    shutdown_pool()
+                    pending.clear()
+                    self._notices.append("a decode worker process died; the rest was decoded in this process")
+                    for segment in segments[number:]:
+                        yield from self._unpack(decode_segment(str(self.path), segment, self.info, self.prep,
+                                                               self.thumb_height, self.conversion, None,
+                                                               "cpu", known))
+                    return
+                yield from self._unpack(done)
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def _unpack(self, done: SegmentFrames) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+        for i, value in enumerate((done.report.skipped, done.report.decoded, done.report.errors)):
+            self._counts[i] += value
+        self._notices.extend(n for n in done.notices if n not in self._notices)
+        self.converter.mode_used = self.converter.mode_used or done.mode_used
+        yield from zip(done.gathered, done.thumbnails, done.times)
+
+    def _gathered_chunk(self, start: int, inputs: list[np.ndarray], thumbs: list[np.ndarray],
+                        times: list[float]) -> Chunk:
+        if len({item.shape for item in inputs}) > 1 or len({t.shape for t in thumbs}) > 1:
+            raise VideoError(f"{self.path.name}: the frame size changes within the video; re-encode it")
+        return Chunk(start=start, pixels=torch.from_numpy(np.stack(inputs)), thumbnails=np.stack(thumbs),
+                     timestamps_s=np.asarray(times))
+
+    def _produce_legacy(self) -> Iterator[Chunk]:
+        """The pre-issue-15 path: whole RGB frames, ``preprocess_frames``, ``make_thumbnails``."""
         frames, times, start = [], [], 0
         for k, image, time_s in self.reader:
             frames.append(image)
@@ -116,7 +216,8 @@ class ChunkStream:
 
 def iter_chunks(path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                 info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
-                strategy: str = "auto") -> ChunkStream:
+                strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
+                conversion: str = "auto") -> ChunkStream:
     """A ``ChunkStream`` over the samples at ``indices`` (iterate it; read ``.skipped``/``.report`` afterwards)."""
     return ChunkStream(path, indices, prep, chunk_size, info=info, thumb_height=thumb_height, prefetch=prefetch,
-                       strategy=strategy)
+                       strategy=strategy, workers=workers, decode_device=decode_device, conversion=conversion)

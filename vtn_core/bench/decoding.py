@@ -1,0 +1,97 @@
+"""Decoding at the machine's limit: conversion overhead over bare decoding, and scaling with decode workers.
+
+``decode_overhead``: decoding + our pre-processing (model input and thumbnails, ``iter_chunks``) ÷ bare
+decoding of the same frames with the same reader and no conversion at all; the pre-issue-15 path
+(whole-frame RGB per frame, ``conversion="legacy"``) is measured beside it. ``decode_scaling``: frames per
+second of a pool of 2 decode processes ÷ a pool of 1, on the same segments of a long 720p video.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vtn_core.bench.common import median, timed
+from vtn_core.config import Preprocessing
+from vtn_core.video import FrameReader, iter_chunks, probe_video, sample_indices
+from vtn_core.video.segments import crop_for, decode_segment, make_pool, split_segments, warm_pool
+
+
+def _bare(video: Path, indices: np.ndarray, info) -> int:
+    """Decode the samples with the reader the pipeline uses, converting nothing."""
+    return sum(1 for _ in FrameReader(video, indices, info, convert=lambda frame: None))
+
+
+def _prepared(video: Path, indices: np.ndarray, info, prep: Preprocessing, conversion: str) -> int:
+    """Decode + model input + thumbnails, in this process (no prefetch thread, one reader)."""
+    chunks = iter_chunks(video, indices, prep, 32, info=info, prefetch=0, workers=1, conversion=conversion)
+    return sum(chunk.pixels.shape[0] for chunk in chunks)
+
+
+def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preprocessing],
+                          repeats: int) -> dict[str, Any]:
+    """Per model input size: (decode + pre-processing) ÷ bare decoding, paired in alternation; median."""
+    info = probe_video(video)
+    indices = sample_indices(info, num_frames=num_frames).indices
+    _bare(video, indices[:4], info)  # warm-up: codec and library initialisation
+    rows = {}
+    for label, prep in preps.items():
+        bare_s, ours_s, legacy_s = [], [], []
+        for _ in range(repeats):
+            bare_s.append(timed(lambda: _bare(video, indices, info))[1])
+            ours_s.append(timed(lambda: _prepared(video, indices, info, prep, "auto"))[1])
+            legacy_s.append(timed(lambda: _prepared(video, indices, info, prep, "legacy"))[1])
+        ratios = [o / b for o, b in zip(ours_s, bare_s)]
+        before = [old / b for old, b in zip(legacy_s, bare_s)]
+        rows[label] = {"input_px": prep.crop_size, "frames": int(len(indices)), "repeats": repeats,
+                       "bare_s": median(bare_s), "ours_s": median(ours_s), "legacy_s": median(legacy_s),
+                       "decode_overhead": median(ratios), "decode_overhead_ratios": ratios,
+                       "decode_overhead_legacy": median(before),
+                       "ms_per_frame_bare": 1000 * median(bare_s) / len(indices),
+                       "ms_per_frame_conversion": 1000 * (median(ours_s) - median(bare_s)) / len(indices)}
+    return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}"},
+            **rows}
+
+
+def _pool_read(pool, workers: int, video: Path, info, indices: np.ndarray, prep: Preprocessing) -> int:
+    """All segments of the samples through ``pool``, at most two per worker in flight, taken in order."""
+    segments = split_segments(info, indices, workers)
+    known = crop_for(info, prep)
+    pending, returned, following = [], 0, 0
+    while following < len(segments) or pending:
+        while following < len(segments) and len(pending) < 2 * workers:
+            pending.append(pool.submit(decode_segment, str(video), segments[following], info, prep, 96, "auto",
+                                       1, "cpu", known))
+            following += 1
+        returned += len(pending.pop(0).result().gathered)
+    return returned
+
+
+def bench_decode_scaling(video: Path, fps: float, prep: Preprocessing, repeats: int) -> dict[str, Any]:
+    """Throughput of 2 decode processes ÷ 1 (same segments' code, single-threaded decoders), in alternation;
+    also 2 processes ÷ the in-process reader with FFmpeg's own frame threads (the one-worker default)."""
+    info = probe_video(video)
+    indices = sample_indices(info, fps=fps).indices
+    pools = {n: make_pool(n) for n in (1, 2)}
+    try:
+        for n, pool in pools.items():
+            warm_pool(n, pool)
+        one_s, two_s, inproc_s = [], [], []
+        for _ in range(repeats):
+            one_s.append(timed(lambda: _pool_read(pools[1], 1, video, info, indices, prep))[1])
+            two_s.append(timed(lambda: _pool_read(pools[2], 2, video, info, indices, prep))[1])
+            inproc_s.append(timed(lambda: _prepared(video, indices, info, prep, "auto"))[1])
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+    ratios = [one / two for one, two in zip(one_s, two_s)]
+    return {"video": {"path": str(video), "frames": info.num_frames, "seconds": info.duration_s,
+                      "size": f"{info.width}x{info.height}", "keyframe_interval": info.keyframe_interval},
+            "samples": int(len(indices)), "repeats": repeats, "cores": os.cpu_count(),
+            "one_worker_s": median(one_s), "two_workers_s": median(two_s), "in_process_s": median(inproc_s),
+            "decode_scaling": median(ratios), "decode_scaling_ratios": ratios,
+            "two_workers_vs_in_process": median([i / t for i, t in zip(inproc_s, two_s)]),
+            "frames_per_s_one": info.num_frames / median(one_s), "frames_per_s_two": info.num_frames / median(two_s),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}

@@ -1,0 +1,260 @@
+"""A decoded frame → only the pixels the model reads, and a thumbnail made by the decoder's own scaler.
+
+Today's recipe converts the whole frame to RGB (``frame.to_ndarray("rgb24")``) and crops afterwards. The same
+RGB values come out of FFmpeg's converter when it is given only the YUV rows and columns the crop reads:
+its 4:2:0 → RGB conversion works pixel by pixel (each chroma sample serves a 2 x 2 block of luma), so a
+compact frame built from whole 2 x 2 blocks converts to exactly the pixels of the full conversion. For a
+720p frame and a 48-px crop that is 1.6% of the frame; for a 224-px crop about half.
+
+Safety: the first frame of every stream is also converted the old way and compared; any difference (another
+FFmpeg build, another pixel format) switches that stream to whole-frame conversion, which stays exact.
+One ``VideoReformatter`` per stream and job (model pixels, thumbnails) keeps FFmpeg's scaler context alive
+between frames, single-threaded: a fresh context per frame with automatic threads was most of the cost
+(13.5 vs 0.5 ms per 720p frame, measured in docs/VIDEO.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from vtn_core.config import Preprocessing
+
+COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
+CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
+# above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks
+COMPACT_AREA = 0.25
+THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
+
+
+@dataclass(frozen=True)
+class CropPixels:
+    """``preprocess.CropPlan`` in numpy: the source rows and columns a crop reads in frames of one displayed
+    size and its bilinear taps (``None`` for a plain crop). What a decode worker needs, without torch."""
+
+    height: int
+    width: int
+    rows: np.ndarray
+    cols: np.ndarray
+    taps: tuple[np.ndarray, ...] | None
+
+
+def crop_pixels(height: int, width: int, prep: Preprocessing) -> CropPixels:
+    """The pixels of a ``height`` x ``width`` frame that the model input is made of, and their taps."""
+    from vtn_core.video.preprocess import crop_plan  # torch: only where no plan was handed over
+
+    plan = crop_plan(height, width, prep)
+    taps = None if plan.taps is None else tuple(t.numpy() for t in plan.taps)
+    return CropPixels(height, width, plan.rows, plan.cols, taps)
+
+
+def model_input(gathered: np.ndarray, pixels: CropPixels, prep: Preprocessing) -> np.ndarray:
+    """uint8 [N, len(rows), len(cols), 3] → float32 [N, 3, crop, crop], the same float32 operations in the
+    same order as ``preprocess_frames`` (bilinear blend, then mean/std), so the same bits. numpy on one
+    frame at a time stays in cache and avoids torch's per-call and thread-pool costs (larger than the work
+    itself on a busy machine)."""
+    count, height, width = gathered.shape[:3]
+    flat = gathered.reshape(count, height, width * 3)  # (column, channel) flattened, as preprocess_frames
+    mean = np.tile(np.asarray(prep.mean, dtype=np.float32) * np.float32(255.0), width if pixels.taps is None else 1)
+    std = np.tile(np.asarray(prep.std, dtype=np.float32) * np.float32(255.0), width if pixels.taps is None else 1)
+    if pixels.taps is None:
+        out = flat.astype(np.float32)
+    else:
+        r0, r1, h0, h1, c0, c1, w0, w1 = pixels.taps
+        rgb = np.arange(3)
+        k0, k1 = (c0[:, None] * 3 + rgb).reshape(-1), (c1[:, None] * 3 + rgb).reshape(-1)
+        w0, w1 = np.repeat(w0.astype(np.float32), 3), np.repeat(w1.astype(np.float32), 3)
+        crop = len(r0)
+        mean, std = np.tile(mean, crop), np.tile(std, crop)
+
+        def blend(rows: np.ndarray) -> np.ndarray:
+            left = np.take(rows, k0, axis=2).astype(np.float32)
+            left *= w0
+            right = np.take(rows, k1, axis=2).astype(np.float32)
+            right *= w1
+            left += right
+            return left
+
+        out = blend(flat[:, r0])
+        out *= h0.astype(np.float32)[None, :, None]
+        lower = blend(flat[:, r1])
+        lower *= h1.astype(np.float32)[None, :, None]
+        out += lower
+    out -= mean
+    out /= std
+    side = out.shape[1]
+    out = out.reshape(count, side, side, 3)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+@dataclass
+class _Blocks:
+    """The 2 x 2 luma blocks (one chroma sample each) that hold a plan's rows and columns."""
+
+    row_pairs: np.ndarray  # chroma rows used
+    col_pairs: np.ndarray  # chroma columns used
+    luma_rows: np.ndarray  # 2 per pair, clipped to the frame
+    luma_cols: np.ndarray
+    rows_in_compact: np.ndarray  # where each of plan.rows lies in the compact frame
+    cols_in_compact: np.ndarray
+
+
+def _blocks(plan: CropPixels) -> _Blocks:
+    def pairs(kept: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        used = np.unique(kept // 2)
+        luma = np.minimum(np.stack([2 * used, 2 * used + 1], 1).reshape(-1), size - 1)
+        position = 2 * np.searchsorted(used, kept // 2) + kept % 2
+        return used, luma, position
+
+    row_pairs, luma_rows, rows_at = pairs(plan.rows, plan.height)
+    col_pairs, luma_cols, cols_at = pairs(plan.cols, plan.width)
+    return _Blocks(row_pairs, col_pairs, luma_rows, luma_cols, rows_at, cols_at)
+
+
+def _plane(frame: av.VideoFrame, index: int, rows: int, width_bytes: int) -> np.ndarray:
+    plane = frame.planes[index]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :width_bytes]
+
+
+@dataclass
+class FrameConverter:
+    """Per stream: ``convert(frame)`` → (the pixels of ``plan.rows`` x ``plan.cols`` as uint8 [R, C, 3],
+    thumbnail uint8 [thumb_height, w, 3]). ``rotation`` is the display rotation (degrees) to apply.
+
+    ``mode``: "compact" (only the crop's pixels are converted), "whole" (whole frame with a kept reformatter),
+    "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
+    stream's first frame, else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
+    bilinear scaler resizes to the short side while converting, then the centre crop; its effect on logits
+    and attention is measured in the bench (``bench.resize``). ``mode_used`` says which one runs. ``known`` hands over
+    ``CropPixels`` computed elsewhere (keyed by displayed (height, width)).
+    """
+
+    prep: Preprocessing
+    thumb_height: int = 96
+    rotation: int = 0
+    mode: str = "auto"
+    mode_used: str | None = None
+    known: dict = field(default_factory=dict)
+    _rgb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
+    _thumb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
+    _small: VideoReformatter = field(default_factory=VideoReformatter, repr=False)  # compact frames' own size
+    _plans: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in CONVERSION_MODES:
+            raise ValueError(f"unknown conversion mode {self.mode!r}")
+
+    @property
+    def turns(self) -> int:
+        return (self.rotation // 90) % 4
+
+    def plan_for(self, frame: av.VideoFrame) -> tuple[CropPixels, _Blocks | None]:
+        """The crop's pixels for this frame's displayed size (cached per size)."""
+        key = (frame.width, frame.height)
+        if key not in self._plans:
+            height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+            plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
+            self._plans[key] = (plan, _blocks(plan) if self.turns == 0 else None)
+        return self._plans[key]
+
+    def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame."""
+        if self.mode == "decoder-resize":
+            self.mode_used = self.mode
+            return self._decoder_resized(frame), self.thumbnail(frame)
+        plan, _ = self.plan_for(frame)
+        gathered, thumbnail = self.gather(frame)
+        return model_input(gathered[None], plan, self.prep)[0], thumbnail
+
+    def gather(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(the crop's source pixels uint8 [len(rows), len(cols), 3], the thumbnail) of one decoded frame."""
+        plan, blocks = self.plan_for(frame)
+        if self.mode_used is None:
+            self.mode_used = self._choose(frame, plan, blocks)
+        if self.mode_used == "compact":
+            gathered = self._compact(frame, blocks)
+        else:
+            image = self.legacy_rgb(frame) if self.mode_used == "legacy" else self._whole(frame)
+            gathered = image[plan.rows][:, plan.cols]
+        return gathered, self.thumbnail(frame)
+
+    def legacy_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """The recipe's conversion: the whole frame, a fresh reformatter, rotation applied."""
+        return self._rotate(frame.to_ndarray(format="rgb24"))
+
+    def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
+        """FFmpeg's area downscale straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``."""
+        height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+        thumb_w = max(1, int(round(width * self.thumb_height / height)))
+        out_w, out_h = (self.thumb_height, thumb_w) if self.turns % 2 else (thumb_w, self.thumb_height)
+        small = self._thumb.reformat(frame, width=out_w, height=out_h, format="rgb24",
+                                     interpolation=THUMBNAIL_INTERPOLATION, threads=1).to_ndarray()
+        return self._rotate(small)
+
+    # ---- the ways to convert ---------------------------------------------------------------------------
+    def _choose(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> str:
+        if self.mode != "auto":
+            if self.mode == "compact" and (blocks is None or frame.format.name not in COMPACT_FORMATS):
+                return "whole"
+            return self.mode
+        reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
+        area = COMPACT_AREA * plan.height * plan.width
+        small = blocks is not None and len(blocks.luma_rows) * len(blocks.luma_cols) <= area
+        if small and frame.format.name in COMPACT_FORMATS:
+            try:
+                if np.array_equal(self._compact(frame, blocks), reference):
+                    return "compact"
+            except (ValueError, av.FFmpegError):
+                pass
+        try:
+            if np.array_equal(self._whole(frame)[plan.rows][:, plan.cols], reference):
+                return "whole"
+        except (ValueError, av.FFmpegError):
+            pass
+        return "legacy"
+
+    def _decoder_resized(self, frame: av.VideoFrame) -> np.ndarray:
+        """Short side scaled by FFmpeg while converting (bilinear), centre crop, mean/std: float32 [3, c, c]."""
+        from math import ceil, floor
+
+        height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+        side, crop = self.prep.resize_short_side, self.prep.crop_size
+        if width <= height:
+            new_h, new_w = (height, width) if width == side else (int(floor(height / width * side)), side)
+        else:
+            new_h, new_w = (height, width) if height == side else (side, int(floor(width / height * side)))
+        if new_h < crop or new_w < crop:
+            raise ValueError(f"frames of {new_w}x{new_h} are smaller than the {crop}px crop")
+        out_w, out_h = (new_h, new_w) if self.turns % 2 else (new_w, new_h)
+        image = self._rotate(self._rgb.reformat(frame, width=out_w, height=out_h, format="rgb24",
+                                                interpolation="BILINEAR", threads=1).to_ndarray())
+        top, left = int(ceil((new_h - crop) / 2)), int(ceil((new_w - crop) / 2))
+        block = np.ascontiguousarray(image[top:top + crop, left:left + crop])
+        plain = CropPixels(crop, crop, np.arange(crop), np.arange(crop), None)
+        return model_input(block[None], plain, self.prep)[0]
+
+    def _whole(self, frame: av.VideoFrame) -> np.ndarray:
+        return self._rotate(self._rgb.reformat(frame, format="rgb24", threads=1).to_ndarray())
+
+    def _compact(self, frame: av.VideoFrame, blocks: _Blocks) -> np.ndarray:
+        """Convert only the 2 x 2 blocks the crop reads; the plan's pixels picked out of the result."""
+        height, width = frame.height, frame.width
+        half_h, half_w = (height + 1) // 2, (width + 1) // 2
+        luma = _plane(frame, 0, height, width)[blocks.luma_rows][:, blocks.luma_cols]
+        if frame.format.name == "nv12":
+            both = _plane(frame, 1, half_h, 2 * half_w)[blocks.row_pairs]
+            u, v = both[:, 2 * blocks.col_pairs], both[:, 2 * blocks.col_pairs + 1]
+        else:
+            u = _plane(frame, 1, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
+            v = _plane(frame, 2, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
+        packed = np.concatenate([luma.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, luma.shape[1])
+        target = "yuvj420p" if frame.format.name == "yuvj420p" else "yuv420p"
+        compact = av.VideoFrame.from_ndarray(packed, format=target)
+        rgb = self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace,
+                                         threads=1).to_ndarray()
+        return rgb[blocks.rows_in_compact][:, blocks.cols_in_compact]
+
+    def _rotate(self, image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
