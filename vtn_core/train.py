@@ -53,6 +53,19 @@ class TrainRecipe:
     init_weights: str | None = None
     val_fraction: float = 0.2
     pool_factor: int = 3  # frames decoded per video = pool_factor * frames (temporal jitter between epochs)
+    # long videos: evaluate (and decode a pool of) this many uniformly spaced frames — the paper's 250 — while
+    # each training step sees ``frames`` of them (one random pick per segment); 0 keeps the short-video recipe
+    eval_frames: int = 0
+
+    @property
+    def pool_size(self) -> int:
+        """Frames decoded per video: the evaluation frames, or ``pool_factor * frames``."""
+        return self.eval_frames or self.frames * self.pool_factor
+
+    @property
+    def test_frames(self) -> int:
+        """Frames a validation pass (and the checkpoint's ``eval_num_frames``) uses."""
+        return self.eval_frames or self.frames
 
 
 def set_seed(seed: int) -> None:
@@ -79,7 +92,9 @@ def build_model(recipe: TrainRecipe, class_names: list[str]) -> VTN:
         attention_mode=recipe.attention,
         preprocessing=Preprocessing(resize_short_side=recipe.resolution, crop_size=recipe.resolution,
                                     mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225)),
-        eval_num_frames=recipe.frames, position_scheme="rescale",
+        # "rescale" maps frame indices (thousands in a long video) onto the 286 positions over the whole video:
+        # 250 samples keep distinct, ordered positions whatever the length ("wrap" would alias every 286 frames)
+        eval_num_frames=recipe.test_frames, position_scheme="rescale",
     )
     model = VTN(config, class_names=class_names)
     if recipe.init_weights:
@@ -119,7 +134,7 @@ class _Clip:
 def load_clips(records: list[VideoRecord], class_names: list[str], recipe: TrainRecipe, prep: Preprocessing,
                progress: Callable[[int, int], None] | None = None, cache_dir: Path | None = None) -> list[_Clip]:
     """Decode and pre-process each video's frame pool once (reused from ``cache_dir`` when unchanged)."""
-    pool_size = recipe.frames * recipe.pool_factor
+    pool_size = recipe.pool_size
     cache_file = None
     if cache_dir is not None:
         key = text_digest([(str(r.path), file_digest(r.path)) for r in records], pool_size, asdict(prep))
@@ -185,7 +200,7 @@ def train(data_dir: str | Path, out: str | Path, recipe: TrainRecipe, command: s
         raise DataError(f"{data_dir}: need at least 2 classes to train, found {len(class_names)}")
     model = build_model(recipe, class_names)
     prep = model.config.preprocessing
-    log(f"decoding {len(records)} videos ({recipe.frames * recipe.pool_factor} frames each at {recipe.resolution}px)")
+    log(f"decoding {len(records)} videos ({recipe.pool_size} frames each at {recipe.resolution}px)")
     clips = load_clips(records, class_names, recipe, prep, progress=_bar(log, "decode"),
                        cache_dir=default_cache_dir() / "train-pools")
     train_ids, val_ids = split_train_val(len(clips), [c.label for c in clips], recipe.val_fraction, recipe.seed)
@@ -228,7 +243,10 @@ def train(data_dir: str | Path, out: str | Path, recipe: TrainRecipe, command: s
             losses.append(loss.item() * len(batch))
             correct += int((logits.argmax(-1) == targets).sum())
         row = {"epoch": epoch, "train_loss": sum(losses) / len(order), "train_acc": correct / len(order)}
-        row.update(_validate(model, clips, val_ids, recipe.frames, features))
+        row.update(_validate(model, clips, val_ids, recipe.test_frames, features))
+        if recipe.eval_frames:  # training accuracy as a test pass sees it (all eval frames, no dropout)
+            full = _validate(model, clips, train_ids, recipe.test_frames, features)
+            row.update({"train_eval_loss": full["val_loss"], "train_eval_acc": full["val_acc"]})
         row["seconds"] = round(time.time() - started, 1)
         history.append(row)
         log(f"epoch {epoch}/{recipe.epochs}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()
