@@ -87,9 +87,6 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
                                          "line": {"color": SELECTED_COLOUR, "width": 2}}), row=1, col=1)
     if has_thumbs:
         _add_thumbnails(fig, thumbnails, times, hover, max_thumbnails, selected, row=3, weights=weights)
-    if count > 1:
-        _clock_axis(fig, times, rows)
-        _mark_peak_span(fig, weights, times)
     fig.update_yaxes(title_text="weight", rangemode="tozero", row=1, col=1, gridcolor="#f1f3f5")
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_xaxes(showgrid=False)
@@ -97,6 +94,9 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, showlegend=False,
                       margin={"l": 55, "r": 20, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor="white",
                       clickmode="event+select", dragmode=False)
+    if count > 1:
+        _clock_axis(fig, times, rows)
+        _mark_peak_span(fig, weights, times)
     return fig
 
 
@@ -144,9 +144,9 @@ def _mark_peak_span(fig: go.Figure, weights: np.ndarray, times: np.ndarray) -> N
     start, end = strip.peak_span(weights, times)
     fig.add_shape(type="line", x0=start, x1=end, y0=1.0, y1=1.0, xref="x", yref="y domain",
                   line={"color": CURVE_COLOUR, "width": 3})
-    fig.add_annotation(x=(start + end) / 2, y=1.0, xref="x", yref="y domain", yanchor="top", showarrow=False,
+    fig.add_annotation(x=end, y=1.0, xref="x", yref="y domain", xanchor="left", yanchor="middle", showarrow=False,
                        text=f"peak {strip.format_span(start, end)}", font={"color": CURVE_COLOUR, "size": 11},
-                       bgcolor="rgba(255,255,255,0.8)", yshift=-4)
+                       bgcolor="rgba(255,255,255,0.85)", xshift=6)
 
 
 def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str = "Top predictions") -> go.Figure:

@@ -51,6 +51,9 @@ class TrainRecipe:
     dropout: float = 0.1
     freeze_backbone: bool = False
     init_weights: str | None = None
+    # "backbone": take only the backbone from init_weights; "all": every tensor whose name and shape match
+    # (temporal encoder and head too: fine-tune a VTN trained on short clips on long videos)
+    init_scope: str = "backbone"
     val_fraction: float = 0.2
     pool_factor: int = 3  # frames decoded per video = pool_factor * frames (temporal jitter between epochs)
     # long videos: evaluate (and decode a pool of) this many uniformly spaced frames — the paper's 250 — while
@@ -98,12 +101,13 @@ def build_model(recipe: TrainRecipe, class_names: list[str]) -> VTN:
     )
     model = VTN(config, class_names=class_names)
     if recipe.init_weights:
-        load_backbone_weights(model, Path(recipe.init_weights))
+        load_backbone_weights(model, Path(recipe.init_weights), everything=recipe.init_scope == "all")
     return model
 
 
-def load_backbone_weights(model: VTN, path: Path) -> None:
-    """Initialise the backbone from a local file (timm state dict or a VTN checkpoint); never downloads."""
+def load_backbone_weights(model: VTN, path: Path, everything: bool = False) -> None:
+    """Initialise the backbone (``everything``: every matching tensor of the VTN) from a local file (timm
+    state dict or a VTN checkpoint); never downloads."""
     if not path.is_file():
         raise VTNError(f"{path}: backbone weights file not found")
     if path.suffix == ".safetensors":
@@ -112,6 +116,13 @@ def load_backbone_weights(model: VTN, path: Path) -> None:
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = state.get("model_state", state.get("state_dict", state)) if isinstance(state, dict) else state
+    if everything:
+        wanted_all = model.state_dict()
+        matching = {k: v for k, v in state.items() if k in wanted_all and tuple(v.shape) == tuple(wanted_all[k].shape)}
+        if not any(k.startswith("backbone.") for k in matching):
+            raise VTNError(f"{path}: no tensor matches this VTN's names and shapes")
+        model.load_state_dict(matching, strict=False)
+        return
     state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()}
     wanted = model.backbone.state_dict()
     usable = {k: v for k, v in state.items() if k in wanted and tuple(v.shape) == tuple(wanted[k].shape)}
@@ -244,7 +255,8 @@ def train(data_dir: str | Path, out: str | Path, recipe: TrainRecipe, command: s
             correct += int((logits.argmax(-1) == targets).sum())
         row = {"epoch": epoch, "train_loss": sum(losses) / len(order), "train_acc": correct / len(order)}
         row.update(_validate(model, clips, val_ids, recipe.test_frames, features))
-        if recipe.eval_frames:  # training accuracy as a test pass sees it (all eval frames, no dropout)
+        if recipe.eval_frames and (epoch % 5 == 0 or epoch == recipe.epochs):
+            # training accuracy as a test pass sees it (all eval frames, no dropout): every 5th epoch and the last
             full = _validate(model, clips, train_ids, recipe.test_frames, features)
             row.update({"train_eval_loss": full["val_loss"], "train_eval_acc": full["val_acc"]})
         row["seconds"] = round(time.time() - started, 1)

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=d.backbone, help="any timm model name (built with pretrained=False)")
     parser.add_argument("--backbone-kwargs", default=json.dumps(d.backbone_kwargs), help="JSON of timm kwargs")
     parser.add_argument("--init-weights", help="local backbone weights file (.safetensors/.pth); never downloaded")
+    parser.add_argument("--init-scope", choices=("backbone", "all"), default=d.init_scope,
+                        help="what --init-weights initialises: the backbone, or every matching tensor of the VTN")
     parser.add_argument("--attention", choices=("learned", "uniform"), default=d.attention)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--epochs", type=positive_int, default=d.epochs)
