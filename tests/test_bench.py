@@ -15,7 +15,7 @@ from vtn_core.config import Preprocessing
 from vtn_core.video import preprocess_frames
 
 TOP_KEYS = {"quick", "machine", "sizes", "elapsed_s", "models", "videos", "overhead", "decode", "multiview",
-            "long_video", "temporal_scaling", "cache", "gpu"}
+            "long_video", "temporal_scaling", "cache", "gpu", "demo_first"}
 
 
 def _positive(value) -> bool:
@@ -29,6 +29,15 @@ def quick_document(tmp_path_factory):
     out = folder / "bench.json"
     assert main(["bench", "--quick", "--json", str(out), "--cache-dir", str(folder / "videos")]) == 0
     return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_quick_demo_first_result(quick_document):
+    """The cold first result on the app's default demo clip, in a fresh process (quick: 16 samples)."""
+    doc = quick_document["demo_first"]
+    assert doc["samples"] == 16 and doc["video_frames"] >= 1500  # a long demo clip (≥ 60 s at 25 fps)
+    assert _positive(doc["first_result_s"]) and _positive(doc["load_model_s"])
+    assert {"probe", "total"} <= set(doc["timings_s"])
 
 
 @pytest.mark.slow

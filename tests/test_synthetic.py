@@ -79,3 +79,21 @@ def test_cli_bad_arguments(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "vtn_core", "synth", *base, *args], capture_output=True, text=True)
         assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
     assert (tmp_path / "stuff" / "thesis.txt").read_text() == "precious"
+
+
+def test_short_preset_writes_boxes_that_match_the_pixels(tmp_path):
+    from vtn_core.synthetic import hero_boxes
+
+    generate_dataset(tmp_path, 6, seed=2, frames=64, size=64, workers=1)
+    with open(tmp_path / "boxes.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["path", "frame", "x0", "y0", "x1", "y1"]
+    for spec in dataset_specs(6, seed=2, frames=64, size=64):
+        boxes = hero_boxes(spec)
+        assert [b[0] for b in boxes] == list(range(spec.event_start, spec.event_end + 1))
+        changed = np.abs(render_video(spec).astype(int) - render_video(spec, with_event=False).astype(int)).max(-1) > 40
+        for frame, x0, y0, x1, y1 in boxes:
+            outside = changed[frame].copy()
+            outside[max(y0 - 1, 0):y1 + 2, max(x0 - 1, 0):x1 + 2] = False  # 1 px: the resampling filter's reach
+            assert changed[frame, y0:y1 + 1, x0:x1 + 1].any() and not outside.any(), (spec.label, frame)
+    assert len(rows) == sum(s.event_end - s.event_start + 1 for s in dataset_specs(6, seed=2, frames=64, size=64))

@@ -62,3 +62,31 @@ def test_bad_training_arguments(tmp_path, tiny_dataset):
     for args in cases:
         proc = subprocess.run([sys.executable, "-m", "vtn_core", "train", *args], capture_output=True, text=True)
         assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_long_video_recipe_eval_frames_and_full_init(tmp_path, tiny_dataset):
+    """--eval-frames: a pool of that many uniform samples, steps of --frames, validation and eval_num_frames at
+    --eval-frames, training accuracy at all of them; --init-scope all copies the temporal encoder and head."""
+    from vtn_core.train import TrainRecipe, build_model
+
+    out = tmp_path / "long.safetensors"
+    base = ["--data", str(tiny_dataset), "--epochs", "1", "--resolution", "32", "--layers", "1", "--window", "4",
+            "--backbone", "test_vit", "--backbone-kwargs", '{"img_size": 32}', "--freeze-backbone", "--seed", "1"]
+    proc = subprocess.run([sys.executable, "-m", "vtn_core", "train", *base, "--out", str(out), "--frames", "4",
+                           "--eval-frames", "12"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    model = vtn_core.load_checkpoint(out, device="cpu")
+    assert model.config.eval_num_frames == 12 and model.metadata["recipe"]["eval_frames"] == 12
+    assert 0 <= model.metadata["history"][-1]["train_eval_acc"] <= 1  # the last epoch always has it
+    recipe = TrainRecipe(backbone="test_vit", backbone_kwargs={"img_size": 32}, resolution=32, layers=1, window=4,
+                         init_weights=str(out), init_scope="all", seed=7)
+    fresh = build_model(recipe, model.class_names).state_dict()
+    trained = model.state_dict()
+    for name in ("cls_token", "mlp_head.1.weight", "backbone.cls_token"):
+        if name in trained:
+            assert (fresh[name] == trained[name]).all(), name
+    backbone_only = build_model(TrainRecipe(**{**recipe.__dict__, "init_scope": "backbone"}), model.class_names)
+    assert not (backbone_only.state_dict()["mlp_head.1.weight"] == trained["mlp_head.1.weight"]).all()
+    proc = subprocess.run([sys.executable, "-m", "vtn_core", "train", *base, "--out", str(tmp_path / "x.safetensors"),
+                           "--eval-frames", "-1"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:")

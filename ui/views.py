@@ -11,12 +11,13 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from vtn_core import plots
+from vtn_core import plots, strip
 from vtn_core.colours import uniform_level
 from vtn_core.result import Result
 
 MARKDOWN_SPECIALS = set("\\`*_[]#|<>~$:")
 
+STRIP_WIDTH_PX = 1100  # the strip's typical width in the wide layout: thumbnails are thinned to fit it
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # Every st.plotly_chart passes theme=None: figures carry their own look (vtn_core.plots.TEMPLATE and the attention
 # scale of vtn_core.colours), so the app shows exactly what the HTML export holds.
@@ -77,8 +78,14 @@ def attention_strip(result: Result, layer: int | None, head: int | None, event: 
     if slider_key not in st.session_state or not 0 <= st.session_state[slider_key] < result.num_frames:
         st.session_state[slider_key] = int(np.argmax(weights))
     selected = int(st.session_state[slider_key])
-    figure = plots.attention_strip(weights, result.timestamps_s, result.frame_indices, result.thumbnails,
-                                   event_times=event, selected=selected if interactive else None, zmax=zmax,
+    window = zoom_window(result, key) if interactive else np.arange(result.num_frames)
+    if interactive:
+        max_thumbnails = strip.thumbnails_for_width(STRIP_WIDTH_PX, len(window))
+    figure = plots.attention_strip(weights[window], result.timestamps_s[window], result.frame_indices[window],
+                                   result.thumbnails[window] if len(result.thumbnails) else result.thumbnails,
+                                   event_times=event, zmax=zmax or float(weights.max()),
+                                   selected=_position_in(window, selected) if interactive else None,
+                                   uniform_level=uniform_level(result.num_frames),
                                    max_thumbnails=max_thumbnails,
                                    title=title or f"[CLS] attention over time · {layer_head_text(layer, head)}")
     if interactive:
@@ -88,9 +95,39 @@ def attention_strip(result: Result, layer: int | None, head: int | None, event: 
                          format_func=lambda k: f"#{k} · frame {frames[k]} · {times[k]:.2f} s · w {weights[k]:.3f}",
                          help="Click a point on the strip or drag here: the frame shows large and the player jumps there.")
         selected = int(st.session_state[slider_key])
+        st.caption(peak_caption(result, layer, head))
     else:
         st.plotly_chart(figure, key=chart_key, config=CHART_CONFIG, theme=None)
     return selected
+
+
+def zoom_window(result: Result, key: str) -> np.ndarray:
+    """A video-time range picker (whole seconds, "m:ss") for long clips; returns the samples inside it.
+    The strip then shows that range with its thumbnails re-thinned to the width."""
+    times = result.timestamps_s
+    end = int(np.ceil(float(times[-1]))) if len(times) else 0
+    if end < 20 or result.num_frames < 32:
+        return np.arange(result.num_frames)
+    seconds = list(range(end + 1))
+    chosen = st.select_slider("Zoom (video time)", options=seconds, value=(0, end), key=f"{key}_zoom_{end}",
+                              format_func=strip.format_clock,
+                              help="Drag either end to zoom the strip into a stretch of the video.")
+    return strip.zoom_window(times, float(chosen[0]), float(chosen[1]) + 0.999)
+
+
+def _position_in(window: np.ndarray, sample: int) -> int | None:
+    """Where ``sample`` sits in the zoom window (None when outside it)."""
+    hits = np.flatnonzero(window == sample)
+    return int(hits[0]) if hits.size else None
+
+
+def peak_caption(result: Result, layer: int | None, head: int | None) -> str:
+    """The attention peak's span as video time, e.g. "Peak attention 1:12–1:15 (frames 1800–1875)"."""
+    weights = result.attention(layer, head)
+    start, end = strip.peak_span(weights, result.timestamps_s)
+    fps = float(result.video.get("fps") or 25.0)
+    return (f"Peak attention **{strip.format_span(start, end)}** (frames {round(start * fps)}–"
+            f"{round(end * fps)}) · {result.num_frames} samples over {strip.format_clock(result.timestamps_s[-1])}")
 
 
 def frame_viewer(result: Result, video: Path, sample: int, layer: int | None, head: int | None,

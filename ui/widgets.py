@@ -169,6 +169,9 @@ def attention_picker(native: str, key: str, where: Any = None) -> str:
                        help="Uniform replaces every attention distribution with an even one: the paper's ablation.")
 
 
+MAX_SAMPLES_UI = 4096  # enough for 2.5 min at 25 fps sampled densely; the strip thins what it shows
+
+
 def frames_picker(video_frames: int, default: int, key: str, where: Any = None) -> int:
     """How many frames to sample uniformly over the whole video (at most the video's frame count).
 
@@ -177,7 +180,7 @@ def frames_picker(video_frames: int, default: int, key: str, where: Any = None) 
     which used to reset the choice to 1 on every change of video.
     """
     where = where or st.sidebar
-    upper = max(2, min(int(video_frames), 1024))
+    upper = max(2, min(int(video_frames), MAX_SAMPLES_UI))
     chosen_key = f"{key}_chosen"
     st.session_state[key] = int(min(max(int(st.session_state.get(chosen_key, default)), 1), upper))
     return int(where.slider("Frames to sample", 1, upper, key=key, on_change=_remember_choice,

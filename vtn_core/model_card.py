@@ -35,13 +35,14 @@ def render_model_card(model: VTN, evaluation: dict[str, Any], heldout_command: s
     if meta.get("train_seconds"):
         lines += [f"Training took {float(meta['train_seconds']) / 60:.1f} min on the machine that made it.", ""]
     if history:
-        lines += ["## Training history", "", "| epoch | train loss | train acc | val loss | val acc | val localization |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["## Training history", "", "| epoch | train loss | train acc | val loss | val acc | val localization "
+                  "| train acc, all eval frames |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for row in history:
-            lines.append("| {epoch} | {tl:.3f} | {ta:.3f} | {vl:.3f} | {va:.3f} | {vloc} |".format(
+            lines.append("| {epoch} | {tl:.3f} | {ta:.3f} | {vl:.3f} | {va:.3f} | {vloc} | {tea} |".format(
                 epoch=row.get("epoch"), tl=row.get("train_loss", float("nan")), ta=row.get("train_acc", float("nan")),
                 vl=row.get("val_loss", float("nan")), va=row.get("val_acc", float("nan")),
-                vloc=f"{row['val_localization']:.3f}" if "val_localization" in row else "–"))
+                vloc=f"{row['val_localization']:.3f}" if "val_localization" in row else "–",
+                tea=f"{row['train_eval_acc']:.3f}" if "train_eval_acc" in row else "–"))
         lines.append("")
     lines += ["## Held-out results", ""]
     if heldout_command:

@@ -11,8 +11,9 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 from PIL import Image
 
+from vtn_core import strip
 from vtn_core.colours import (ATTENTION_COLORSCALE, CURVE_FILL_COLOUR, PAGE_BACKGROUND, PEAK_COLOUR, legend_colorbar,
-                              uniform_level)
+                              uniform_level as uniform_share)
 
 ATTENTION_SCALE = ATTENTION_COLORSCALE  # the one attention scale (vtn_core.colours): zero = background, peak darkest
 EVENT_COLOUR = "rgba(46, 204, 113, 0.22)"
@@ -52,7 +53,8 @@ def thumbnail_subset(count: int, max_thumbnails: int) -> np.ndarray:
 def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices: np.ndarray,
                     thumbnails: np.ndarray | None = None, event_times: tuple[float, float] | None = None,
                     title: str = "[CLS] attention over time", max_thumbnails: int = 16,
-                    selected: int | None = None, height: int = 410, zmax: float | None = None) -> go.Figure:
+                    selected: int | None = None, height: int = 410, zmax: float | None = None,
+                    uniform_level: float | None = None) -> go.Figure:
     """The paper's figure 3, interactive: the [CLS] weight per sampled frame as a curve (with the uniform
     level for reference) and a heatmap over time, the frame thumbnails aligned beneath. Hover shows frame,
     time and weight; ``selected`` marks one sample; ``zmax`` fixes the colour scale (to compare strips)."""
@@ -66,9 +68,10 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
     hover = [f"<b>{t:.2f} s</b> · frame {int(f)}<br>weight {w:.4f}<br>sample {k}"
              for k, (f, t, w) in enumerate(zip(frame_indices, times, weights))]
     top = float(zmax) if zmax else (float(weights.max()) if weights.size else 1.0)
-    uniform = uniform_level(count)
-    fig.add_trace(go.Scatter(x=times, y=weights, mode="lines+markers", fill="tozeroy", fillcolor=CURVE_FILL,
-                             line={"color": CURVE_COLOUR, "width": 2}, marker={"size": 5, "color": CURVE_COLOUR},
+    uniform = uniform_level if uniform_level is not None else uniform_share(count)  # zoomed: of all
+    fig.add_trace(go.Scatter(x=times, y=weights, mode="lines+markers" if count <= 300 else "lines", fill="tozeroy",
+                             fillcolor=CURVE_FILL, line={"color": CURVE_COLOUR, "width": 2 if count <= 300 else 1},
+                             marker={"size": 5, "color": CURVE_COLOUR},
                              hovertext=hover, hoverinfo="text", name="weight", customdata=np.arange(count)),
                   row=1, col=1)
     if count > 1:
@@ -96,7 +99,7 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
                                  marker={"size": 12, "color": "rgba(0,0,0,0)",
                                          "line": {"color": SELECTED_COLOUR, "width": 2}}), row=1, col=1)
     if has_thumbs:
-        _add_thumbnails(fig, thumbnails, times, hover, max_thumbnails, selected, row=3)
+        _add_thumbnails(fig, thumbnails, times, hover, max_thumbnails, selected, row=3, weights=weights)
     fig.update_yaxes(title_text="weight", rangemode="tozero", row=1, col=1, gridcolor="#f1f3f5")
     fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_xaxes(showgrid=False)
@@ -107,13 +110,17 @@ def attention_strip(weights: np.ndarray, timestamps_s: np.ndarray, frame_indices
                       margin={"l": 55, "r": 130, "t": 50, "b": 45}, hovermode="closest", plot_bgcolor=PAGE_BACKGROUND,
                       paper_bgcolor=PAGE_BACKGROUND,
                       clickmode="event+select", dragmode=False)
+    if count > 1:
+        _clock_axis(fig, times, rows)
+        _mark_peak_span(fig, weights, times)
     return fig
 
 
 def _add_thumbnails(fig: go.Figure, thumbnails: np.ndarray, times: np.ndarray, hover: list[str],
-                    max_thumbnails: int, selected: int | None, row: int) -> None:
-    """A film strip: evenly spaced slots over the time axis, each showing the sample nearest its centre;
-    the slot holding the selected sample is framed."""
+                    max_thumbnails: int, selected: int | None, row: int, weights: np.ndarray | None = None) -> None:
+    """A film strip: evenly spaced slots over the time axis, each showing the sample nearest its centre —
+    or the attention peak inside it (``strip.thin_thumbnails``: thinning never hides a peak); the slot
+    holding the selected sample is framed."""
     count = len(times)
     slots = min(count, max(1, max_thumbnails))
     start, end = float(times[0]), float(times[-1])
@@ -121,7 +128,7 @@ def _add_thumbnails(fig: go.Figure, thumbnails: np.ndarray, times: np.ndarray, h
     low, high = start - step / 2, end + step / 2  # the heatmap's extent
     width = (high - low) / slots
     centres = low + width * (np.arange(slots) + 0.5)
-    shown = np.array([int(np.argmin(np.abs(times - c))) for c in centres])
+    shown = strip.thin_thumbnails(weights if weights is not None else np.zeros(count), times, slots)
     axis = "" if row == 1 else str(row)
     for centre, k in zip(centres, shown):
         fig.add_layout_image(source=_png_data_uri(thumbnails[k]), x=centre, y=0.5, xref=f"x{axis}",
@@ -136,6 +143,26 @@ def _add_thumbnails(fig: go.Figure, thumbnails: np.ndarray, times: np.ndarray, h
                              hovertext=[hover[k] for k in shown], hoverinfo="text", showlegend=False,
                              customdata=shown), row=row, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], fixedrange=True, row=row, col=1)
+
+
+def _clock_axis(fig: go.Figure, times: np.ndarray, rows: int) -> None:
+    """Label the shared time axis as video time ("1:12") instead of seconds."""
+    low, high = float(times[0]), float(times[-1])
+    values, labels = strip.clock_ticks(low, high)
+    fig.update_xaxes(tickvals=values, ticktext=labels)
+    fig.update_xaxes(title_text="video time (m:ss)", row=rows, col=1)
+
+
+def _mark_peak_span(fig: go.Figure, weights: np.ndarray, times: np.ndarray) -> None:
+    """Bracket the span around the attention peak on the curve and write it as video time ("1:12–1:15")."""
+    if not weights.size or not np.isfinite(weights).all() or weights.max() <= 0:
+        return
+    start, end = strip.peak_span(weights, times)
+    fig.add_shape(type="line", x0=start, x1=end, y0=1.0, y1=1.0, xref="x", yref="y domain",
+                  line={"color": CURVE_COLOUR, "width": 3})
+    fig.add_annotation(x=end, y=1.0, xref="x", yref="y domain", xanchor="left", yanchor="middle", showarrow=False,
+                       text=f"peak {strip.format_span(start, end)}", font={"color": CURVE_COLOUR, "size": 11},
+                       bgcolor="rgba(255,255,255,0.85)", xshift=6)
 
 
 def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str = "Top predictions") -> go.Figure:

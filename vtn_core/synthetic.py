@@ -1,4 +1,5 @@
-"""A long-video event dataset: one short class-defining event among distractor motion common to all classes.
+"""The synthetic event dataset ("short" preset; the "long" one is ``synthetic_long``): one short
+class-defining event among distractor motion common to all classes.
 
 Each video has a textured background, drifting distractor discs in muted tones (the same statistics for
 every class), camera jitter and sensor noise. The event — 10–15% of the frames, at a random time — is the
@@ -16,7 +17,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -162,6 +163,24 @@ def render_video(spec: VideoSpec, with_event: bool = True) -> np.ndarray:
     return frames
 
 
+def hero_boxes(spec: VideoSpec) -> list[tuple[int, int, int, int, int]]:
+    """(frame, x0, y0, x1, y1) of the hero in pixels (inclusive corners) for every event frame.
+
+    The hero is drawn alone on the same 2x canvas as in ``render_video`` and downsampled the same way; its box
+    is where that layer is at least 10% opaque (the hero is drawn in frame coordinates: no camera jitter).
+    """
+    size, scale = spec.size, 2.0
+    span = max(spec.event_end - spec.event_start, 1)
+    boxes = []
+    for f in range(spec.event_start, spec.event_end + 1):
+        canvas = Image.new("RGBA", (int(size * scale), int(size * scale)), (0, 0, 0, 0))
+        _hero(ImageDraw.Draw(canvas, "RGBA"), spec, (f - spec.event_start) / span, HERO_COLOURS[spec.label], size, scale)
+        alpha = np.asarray(canvas.resize((size, size), Image.LANCZOS))[..., 3] >= 26
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        boxes.append((f, int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])))
+    return boxes
+
+
 def dataset_specs(num_videos: int, seed: int, frames: int | None = None, size: int = 96) -> list[VideoSpec]:
     """Specs of a dataset: classes balanced (round robin), everything else random from (seed, index)."""
     specs = []
@@ -171,39 +190,66 @@ def dataset_specs(num_videos: int, seed: int, frames: int | None = None, size: i
     return specs
 
 
-def _write_one(args: tuple[Path, VideoSpec]) -> None:
+PRESETS = ("short", "long")
+BOX_COLUMNS = ["path", "frame", "x0", "y0", "x1", "y1"]
+
+
+def _write_one(args: tuple[Path, Any]) -> list[tuple[int, int, int, int, int]]:
+    """Write one video; returns its hero boxes."""
     path, spec = args
-    write_video(path, render_video(spec), spec.fps, crf=20)
+    if isinstance(spec, VideoSpec):
+        write_video(path, render_video(spec), spec.fps, crf=20)
+        return hero_boxes(spec)
+    from vtn_core.synthetic_long import write_long_video
+    return write_long_video(path, spec)
 
 
 def generate_dataset(out_dir: str | Path, num_videos: int, seed: int, frames: int | None = None, size: int = 96,
-                     workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write ``out_dir/videos/*.mp4`` and ``out_dir/labels.csv`` (written last, atomically); returns the CSV path."""
+                     workers: int | None = None, progress: Callable[[int, int], None] | None = None,
+                     preset: str = "short") -> Path:
+    """Write ``out_dir/videos/*.mp4``, ``out_dir/boxes.csv`` (the hero's box per event frame) and
+    ``out_dir/labels.csv`` (written last, atomically); returns the labels CSV path.
+
+    ``preset`` "short": 64–128-frame square clips of ``size`` px; "long": 60–180 s 480×270 videos
+    (``vtn_core.synthetic_long``; ``size`` is ignored there and ``frames`` fixes the length).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    specs = dataset_specs(num_videos, seed, frames, size)
+    if preset == "long":
+        from vtn_core.synthetic_long import long_dataset_specs
+        specs: list[Any] = long_dataset_specs(num_videos, seed, frames)
+    else:
+        specs = dataset_specs(num_videos, seed, frames, size)
     jobs = [(out_dir / "videos" / f"{index:05d}_{spec.label}.mp4", spec) for index, spec in enumerate(specs)]
     workers = workers or min(2, os.cpu_count() or 1)
-    done = 0
+    all_boxes: list[list[tuple[int, int, int, int, int]]] = []
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_write_one, jobs, chunksize=4):
-                done += 1
+            for boxes in pool.map(_write_one, jobs, chunksize=1 if preset == "long" else 4):
+                all_boxes.append(boxes)
                 if progress:
-                    progress(done, len(jobs))
+                    progress(len(all_boxes), len(jobs))
     else:
         for job in jobs:
-            _write_one(job)
-            done += 1
+            all_boxes.append(_write_one(job))
             if progress:
-                progress(done, len(jobs))
-    labels = out_dir / "labels.csv"
-    fd, tmp = tempfile.mkstemp(prefix=".labels.", suffix=".csv", dir=out_dir)
+                progress(len(all_boxes), len(jobs))
+    _write_csv(out_dir, "boxes.csv", BOX_COLUMNS,
+               [[path.relative_to(out_dir).as_posix(), *box] for (path, _), boxes in zip(jobs, all_boxes) for box in boxes])
+    return _write_csv(out_dir, "labels.csv", ["path", "label", "event_start", "event_end", "num_frames", "fps"],
+                      [[path.relative_to(out_dir).as_posix(), spec.label, spec.event_start, spec.event_end,
+                        spec.num_frames, spec.fps] for path, spec in jobs])
+
+
+def _write_csv(out_dir: Path, name: str, header: list[str], rows: list[list[Any]]) -> Path:
+    """Write ``out_dir/name`` atomically (a temporary file, then a rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "label", "event_start", "event_end", "num_frames", "fps"])
-        for path, spec in jobs:
-            writer.writerow([path.relative_to(out_dir).as_posix(), spec.label, spec.event_start, spec.event_end,
-                             spec.num_frames, spec.fps])
-    os.replace(tmp, labels)
-    return labels
+        writer.writerow(header)
+        writer.writerows(rows)
+    target = out_dir / name
+    os.replace(tmp, target)
+    return target

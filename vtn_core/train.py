@@ -51,8 +51,24 @@ class TrainRecipe:
     dropout: float = 0.1
     freeze_backbone: bool = False
     init_weights: str | None = None
+    # "backbone": take only the backbone from init_weights; "all": every tensor whose name and shape match
+    # (temporal encoder and head too: fine-tune a VTN trained on short clips on long videos)
+    init_scope: str = "backbone"
     val_fraction: float = 0.2
     pool_factor: int = 3  # frames decoded per video = pool_factor * frames (temporal jitter between epochs)
+    # long videos: evaluate (and decode a pool of) this many uniformly spaced frames — the paper's 250 — while
+    # each training step sees ``frames`` of them (one random pick per segment); 0 keeps the short-video recipe
+    eval_frames: int = 0
+
+    @property
+    def pool_size(self) -> int:
+        """Frames decoded per video: the evaluation frames, or ``pool_factor * frames``."""
+        return self.eval_frames or self.frames * self.pool_factor
+
+    @property
+    def test_frames(self) -> int:
+        """Frames a validation pass (and the checkpoint's ``eval_num_frames``) uses."""
+        return self.eval_frames or self.frames
 
 
 def set_seed(seed: int) -> None:
@@ -79,16 +95,19 @@ def build_model(recipe: TrainRecipe, class_names: list[str]) -> VTN:
         attention_mode=recipe.attention,
         preprocessing=Preprocessing(resize_short_side=recipe.resolution, crop_size=recipe.resolution,
                                     mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225)),
-        eval_num_frames=recipe.frames, position_scheme="rescale",
+        # "rescale" maps frame indices (thousands in a long video) onto the 286 positions over the whole video:
+        # 250 samples keep distinct, ordered positions whatever the length ("wrap" would alias every 286 frames)
+        eval_num_frames=recipe.test_frames, position_scheme="rescale",
     )
     model = VTN(config, class_names=class_names)
     if recipe.init_weights:
-        load_backbone_weights(model, Path(recipe.init_weights))
+        load_backbone_weights(model, Path(recipe.init_weights), everything=recipe.init_scope == "all")
     return model
 
 
-def load_backbone_weights(model: VTN, path: Path) -> None:
-    """Initialise the backbone from a local file (timm state dict or a VTN checkpoint); never downloads."""
+def load_backbone_weights(model: VTN, path: Path, everything: bool = False) -> None:
+    """Initialise the backbone (``everything``: every matching tensor of the VTN) from a local file (timm
+    state dict or a VTN checkpoint); never downloads."""
     if not path.is_file():
         raise VTNError(f"{path}: backbone weights file not found")
     if path.suffix == ".safetensors":
@@ -97,6 +116,13 @@ def load_backbone_weights(model: VTN, path: Path) -> None:
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = state.get("model_state", state.get("state_dict", state)) if isinstance(state, dict) else state
+    if everything:
+        wanted_all = model.state_dict()
+        matching = {k: v for k, v in state.items() if k in wanted_all and tuple(v.shape) == tuple(wanted_all[k].shape)}
+        if not any(k.startswith("backbone.") for k in matching):
+            raise VTNError(f"{path}: no tensor matches this VTN's names and shapes")
+        model.load_state_dict(matching, strict=False)
+        return
     state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()}
     wanted = model.backbone.state_dict()
     usable = {k: v for k, v in state.items() if k in wanted and tuple(v.shape) == tuple(wanted[k].shape)}
@@ -119,7 +145,7 @@ class _Clip:
 def load_clips(records: list[VideoRecord], class_names: list[str], recipe: TrainRecipe, prep: Preprocessing,
                progress: Callable[[int, int], None] | None = None, cache_dir: Path | None = None) -> list[_Clip]:
     """Decode and pre-process each video's frame pool once (reused from ``cache_dir`` when unchanged)."""
-    pool_size = recipe.frames * recipe.pool_factor
+    pool_size = recipe.pool_size
     cache_file = None
     if cache_dir is not None:
         key = text_digest([(str(r.path), file_digest(r.path)) for r in records], pool_size, asdict(prep))
@@ -185,7 +211,7 @@ def train(data_dir: str | Path, out: str | Path, recipe: TrainRecipe, command: s
         raise DataError(f"{data_dir}: need at least 2 classes to train, found {len(class_names)}")
     model = build_model(recipe, class_names)
     prep = model.config.preprocessing
-    log(f"decoding {len(records)} videos ({recipe.frames * recipe.pool_factor} frames each at {recipe.resolution}px)")
+    log(f"decoding {len(records)} videos ({recipe.pool_size} frames each at {recipe.resolution}px)")
     clips = load_clips(records, class_names, recipe, prep, progress=_bar(log, "decode"),
                        cache_dir=default_cache_dir() / "train-pools")
     train_ids, val_ids = split_train_val(len(clips), [c.label for c in clips], recipe.val_fraction, recipe.seed)
@@ -228,7 +254,11 @@ def train(data_dir: str | Path, out: str | Path, recipe: TrainRecipe, command: s
             losses.append(loss.item() * len(batch))
             correct += int((logits.argmax(-1) == targets).sum())
         row = {"epoch": epoch, "train_loss": sum(losses) / len(order), "train_acc": correct / len(order)}
-        row.update(_validate(model, clips, val_ids, recipe.frames, features))
+        row.update(_validate(model, clips, val_ids, recipe.test_frames, features))
+        if recipe.eval_frames and (epoch % 5 == 0 or epoch == recipe.epochs):
+            # training accuracy as a test pass sees it (all eval frames, no dropout): every 5th epoch and the last
+            full = _validate(model, clips, train_ids, recipe.test_frames, features)
+            row.update({"train_eval_loss": full["val_loss"], "train_eval_acc": full["val_acc"]})
         row["seconds"] = round(time.time() - started, 1)
         history.append(row)
         log(f"epoch {epoch}/{recipe.epochs}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()

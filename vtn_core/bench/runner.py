@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from vtn_core.bench.common import BenchOptions, bundled_model, describe, generated_video, machine_info, vit_b_model
 
-BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu")
+BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu",
+              "demo_first")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=4, chunk_vit=
               scaling_video_gop=50, scaling_fps=5.0)
 CHUNK = 32
 SINGLE_PASS_FRAMES = 250
+DEMO_FIRST_FRAMES = 250  # the app's default sample count on its default long demo clip
 
 
 def run_all(options: BenchOptions) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
         "temporal_scaling": lambda: _scaling(sizes),
         "cache": lambda: _cache(bundled, clip, sizes),
         "gpu": lambda: _gpu(bundled, clip, sizes, options.quick),
+        "demo_first": lambda: _demo_first(options, sizes),
     }
     for name in selected:
         say(f"{name} ...")
@@ -150,6 +153,12 @@ def _cache(bundled, clip, sizes: Sizes) -> dict[str, Any]:
     from vtn_core.bench.cachebench import bench_cache
 
     return bench_cache(bundled, clip, sizes.frames_bundled)
+
+
+def _demo_first(options: BenchOptions, sizes: Sizes) -> dict[str, Any]:
+    from vtn_core.bench.demofirst import bench_demo_first
+
+    return bench_demo_first(options.checkpoint, DEMO_FIRST_FRAMES if not options.quick else 16)
 
 
 def _gpu(bundled, clip, sizes: Sizes, quick: bool) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 ``python -m vtn_core.bench.worker long --video V [--checkpoint C] --fps 1``: run_video, peak RSS.
 ``python -m vtn_core.bench.worker temporal --sizes 250,1000``: the temporal encoder alone, sizes ascending.
+``python -m vtn_core.bench.worker first --video V [--checkpoint C] --frames 250``: a cold first result.
 Each prints one JSON line on stdout.
 """
 from __future__ import annotations
@@ -138,6 +139,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def first_result(args: argparse.Namespace) -> dict[str, Any]:
+    """What a user waits for on the app's default clip in a fresh process: loading the model, then probe →
+    Result with no cache (decode, pre-process, backbone, temporal encoder)."""
+    from vtn_core.checkpoint import load_checkpoint
+    from vtn_core.inference import run_video
+
+    started = time.perf_counter()
+    model = load_checkpoint(args.checkpoint, device="cpu")
+    loaded = time.perf_counter()
+    result = run_video(model, args.video, num_frames=args.frames, cache=False)
+    done = time.perf_counter()
+    return {"video": str(args.video), "checkpoint": str(args.checkpoint), "samples": int(result.num_frames),
+            "video_frames": int(result.video.get("num_frames") or 0),
+            "video_s": float(result.video.get("duration_s") or 0.0), "load_model_s": loaded - started,
+            "first_result_s": done - loaded, "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, run one job, print its JSON line."""
     parser = argparse.ArgumentParser(prog="vtn_core.bench.worker")
@@ -152,10 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     temp.add_argument("--sizes", required=True)
     temp.add_argument("--repeats", type=int, default=2)
     temp.add_argument("--device", default="cpu")
+    first = sub.add_parser("first")
+    first.add_argument("--video", type=Path, required=True)
+    first.add_argument("--checkpoint", type=Path, required=True)
+    first.add_argument("--frames", type=int, default=250)
     args = parser.parse_args(argv)
     reset_peak_rss()  # forget the parent's resident size inherited at fork
     torch.set_grad_enabled(False)
-    document = long_video(args) if args.job == "long" else temporal(args)
+    jobs = {"long": long_video, "temporal": temporal, "first": first_result}
+    document = jobs[args.job](args)
     sys.stdout.write(json.dumps(document) + "\n")
     return 0
 

@@ -23,12 +23,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=d.backbone, help="any timm model name (built with pretrained=False)")
     parser.add_argument("--backbone-kwargs", default=json.dumps(d.backbone_kwargs), help="JSON of timm kwargs")
     parser.add_argument("--init-weights", help="local backbone weights file (.safetensors/.pth); never downloaded")
+    parser.add_argument("--init-scope", choices=("backbone", "all"), default=d.init_scope,
+                        help="what --init-weights initialises: the backbone, or every matching tensor of the VTN")
     parser.add_argument("--attention", choices=("learned", "uniform"), default=d.attention)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--epochs", type=positive_int, default=d.epochs)
     parser.add_argument("--lr", type=positive_float, default=d.lr)
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     parser.add_argument("--frames", type=positive_int, default=d.frames, help="frames per video")
+    parser.add_argument("--eval-frames", type=int, default=d.eval_frames,
+                        help="long videos: frames per validation pass and the model's eval_num_frames (e.g. 250); "
+                             "training steps then sample --frames of them; 0: same as --frames")
     parser.add_argument("--resolution", type=positive_int, default=d.resolution, help="square input size in pixels")
     parser.add_argument("--layers", type=positive_int, default=d.layers, help="temporal encoder layers")
     parser.add_argument("--heads", type=positive_int, default=d.heads, help="temporal attention heads")
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise VTNError(f"--window must be even, got {args.window}")
     if not 0 <= args.val_fraction < 1:
         raise VTNError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.eval_frames < 0:
+        raise VTNError(f"--eval-frames must be 0 or positive, got {args.eval_frames}")
     if args.out.suffix != ".safetensors":
         raise VTNError(f"--out must end in .safetensors, got {args.out.name}")
     names = {f.name for f in fields(TrainRecipe)}
