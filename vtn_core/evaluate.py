@@ -10,7 +10,6 @@ from vtn_core.attention import span_mass
 from vtn_core.boxes import boxes_file, read_boxes
 from vtn_core.dataset import read_labels
 from vtn_core.errors import DataError
-from vtn_core.explain_eval import explanation_scores, summarise_explanations
 from vtn_core.inference import run_video
 from vtn_core.model import VTN
 
@@ -49,6 +48,7 @@ def evaluate(model: VTN, data_dir: str | Path, num_frames: int | None = None,
             by_layer.append(layers)
             row.update({"event_fraction": fractions[-1], "localization": layers[0]})
         if boxes is not None and root is not None:
+            from vtn_core.explain_eval import explanation_scores  # grad-cam and Captum load only when needed
             scores = explanation_scores(model, record.path, record.label,
                                         boxes.get(record.path.relative_to(root).as_posix(), {}), num_frames)
             explained.append(scores)
@@ -65,6 +65,7 @@ def evaluate(model: VTN, data_dir: str | Path, num_frames: int | None = None,
         summary["localization_by_layer"] = [float(v) for v in np.mean(by_layer, axis=0)]
         summary["localization_ratio"] = summary["localization"] / max(summary["event_fraction"], 1e-9)
     if explained:
+        from vtn_core.explain_eval import summarise_explanations
         summary.update(summarise_explanations(explained))
     summary["videos"] = per_video
     return summary

@@ -172,7 +172,11 @@ def _grad_cam(model: VTN, features: torch.Tensor, positions: np.ndarray, slots: 
     finally:
         cam.activations_and_grads.release()
         model.zero_grad(set_to_none=True)
-    return np.asarray(maps, dtype=np.float32)
+    # grad-cam scales each map by (max + 1e-7): tiny gradients (a saturated softmax upstream) would stay far
+    # below 1, so finish the per-frame normalisation to [0, 1] here; an all-zero map stays zero (flat, no peak)
+    maps = np.asarray(maps, dtype=np.float32)
+    peaks = maps.reshape(len(maps), -1).max(axis=1)
+    return np.where(peaks[:, None, None] > 0, maps / np.maximum(peaks, 1e-30)[:, None, None], 0.0).astype(np.float32)
 
 
 def grad_cam_maps(model: VTN, features: torch.Tensor, positions: np.ndarray, slots: list[int],
