@@ -14,8 +14,15 @@ import vtn_core
 from tests.official_files import tiny_vit_config
 from vtn_core.config import Preprocessing
 from vtn_core.model import VTN
-from vtn_core.saliency import (CropGeometry, attention_rollout_maps, available_methods, cam_layer, crop_geometry,
-                               frame_saliency, peak_xy)
+from vtn_core.saliency import (
+    CropGeometry,
+    attention_rollout_maps,
+    available_methods,
+    cam_layer,
+    crop_geometry,
+    frame_saliency,
+    peak_xy,
+)
 
 PREP = Preprocessing(resize_short_side=48, crop_size=40)  # 80x60 → 64x48 → crop 40 at top 4, left 12
 HEIGHT, WIDTH = 60, 80

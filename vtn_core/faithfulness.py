@@ -10,8 +10,9 @@ its deletion AUC is lower than random's, its insertion AUC higher.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

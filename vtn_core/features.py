@@ -54,7 +54,7 @@ def extract_features(model: VTN, video: str | Path, num_frames: int | None = Non
     positions = frame_positions(sample.indices, model.config.position_scheme, info.num_frames,
                                 model.config.max_frame_position)
     report("probe", 1, 1)
-    total = int(len(sample.indices))
+    total = len(sample.indices)
     encoder = _Encoder(model, "fp32")
     parts, times = [], []
     chunks = iter_chunks(video, sample.indices, model.config.preprocessing, chunk_size, info=info, prefetch=0)

@@ -10,8 +10,8 @@ frame; pixels the crop cut away are marked unseen (NaN).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ def crop_geometry(height: int, width: int, prep: Preprocessing) -> CropGeometry:
     new_h, new_w = scaled_size(height, width, prep.resize_short_side)
     crop = prep.crop_size
     return CropGeometry(height=height, width=width, resized_height=new_h, resized_width=new_w,
-                        top=int(math.ceil((new_h - crop) / 2)), left=int(math.ceil((new_w - crop) / 2)), crop=crop)
+                        top=math.ceil((new_h - crop) / 2), left=math.ceil((new_w - crop) / 2), crop=crop)
 
 
 def peak_xy(source_map: np.ndarray) -> tuple[int, int] | None:

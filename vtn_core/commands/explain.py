@@ -5,8 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from vtn_core.commands._common import (add_checkpoint_arguments, emit_json, load_model_from_args, positive_int,
-                                       stderr_progress)
+from vtn_core.commands._common import (
+    add_checkpoint_arguments,
+    emit_json,
+    load_model_from_args,
+    positive_int,
+    stderr_progress,
+)
 from vtn_core.errors import VTNError
 
 HELP = "which part of which frame drove the prediction (Grad-CAM, rollout) and deletion/insertion curves"
