@@ -139,3 +139,16 @@ def test_rollout_maps_are_normalised_per_frame():
     maps = attention_rollout_maps(vit.backbone, torch.randn(2, 3, 32, 32))
     assert maps.shape == (2, 32, 32)
     assert np.allclose(maps.reshape(2, -1).max(axis=1), 1) and np.allclose(maps.reshape(2, -1).min(axis=1), 0)
+
+
+def test_the_shared_model_keeps_no_hooks_and_no_gradients():
+    torch.manual_seed(0)
+    vit = VTN(tiny_vit_config()).eval()
+    frames = np.random.default_rng(0).integers(0, 255, (2, 36, 36, 3), dtype=np.uint8)
+    with torch.no_grad():
+        features = vit.backbone(vtn_core.video.preprocess_frames(frames, vit.config.preprocessing))
+    for method in available_methods(vit):
+        maps = frame_saliency(vit, features, np.array([0, 3]), [0, 1], frames, 1, method)
+        assert [m.source_map.shape for m in maps] == [(36, 36), (36, 36)]
+    assert all(p.grad is None for p in vit.parameters())
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in vit.modules())

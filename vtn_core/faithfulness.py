@@ -23,6 +23,7 @@ from vtn_core.model import VTN
 ORDERINGS = ("attention", "gradient", "random")
 DEFAULT_SEEDS = 5
 MAX_BATCH = 64  # masked sequences per temporal forward
+MAX_STEPS = 64  # longer sequences are processed in this many equal steps (bounded cost and memory)
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Faithfulness:
     """Deletion and insertion curves per ordering, and their normalised areas."""
 
     target: int  # class index whose probability is tracked
-    fractions: np.ndarray  # [F + 1] share of frames processed (0 .. 1)
+    fractions: np.ndarray  # [S + 1] share of frames processed (0 .. 1); S = F up to MAX_STEPS
     deletion: dict[str, np.ndarray]  # ordering -> [F + 1] probability after deleting the first k frames
     insertion: dict[str, np.ndarray]  # ordering -> [F + 1] probability with only the first k frames present
     orders: dict[str, np.ndarray]  # ordering -> [F] sample indices, first processed first (random: seed 0)
@@ -114,8 +115,11 @@ def gradient_attribution(model: VTN, features: torch.Tensor, positions: np.ndarr
         return model.forward_features(sequence, position_tensor.expand(sequence.shape[0], -1)).logits
 
     inputs = features.detach().float().to(device)[None].requires_grad_(True)
-    with torch.enable_grad():
-        attribution = InputXGradient(logits).attribute(inputs, target=int(target))
+    try:
+        with torch.enable_grad():
+            attribution = InputXGradient(logits).attribute(inputs, target=int(target))
+    finally:
+        model.zero_grad(set_to_none=True)
     return attribution[0].sum(dim=-1).abs().detach().float().cpu().numpy()
 
 
@@ -136,14 +140,19 @@ def masked_probabilities(model: VTN, features: torch.Tensor, positions: np.ndarr
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def step_masks(order: np.ndarray, insertion: bool) -> np.ndarray:
-    """[F + 1, F] bool: which frames are visible after k steps (deletion removes ``order[:k]``; insertion shows
-    only ``order[:k]``). Each step changes exactly one frame, so the masks are nested."""
+def step_counts(count: int, max_steps: int = MAX_STEPS) -> np.ndarray:
+    """Frames processed after each step: 0, 1, ..., F when F <= ``max_steps``, else ``max_steps`` equal steps."""
+    steps = min(count, max_steps)
+    return np.round(np.arange(steps + 1) * count / max(steps, 1)).astype(np.int64)
+
+
+def step_masks(order: np.ndarray, insertion: bool, max_steps: int = MAX_STEPS) -> np.ndarray:
+    """[S + 1, F] bool: which frames are visible after each step (deletion removes the first k of ``order``;
+    insertion shows only them), k = ``step_counts``. The sets are nested; each step processes the next frames."""
     count = len(order)
     rank = np.empty(count, dtype=np.int64)
     rank[np.asarray(order)] = np.arange(count)
-    steps = np.arange(count + 1)[:, None]
-    processed = rank[None, :] < steps
+    processed = rank[None, :] < step_counts(count, max_steps)[:, None]
     return processed if insertion else ~processed
 
 
@@ -178,12 +187,13 @@ def deletion_insertion(model: VTN, features: torch.Tensor, positions: np.ndarray
     masks = np.concatenate([step_masks(order, insertion) for _, order in plans for insertion in (False, True)])
     probabilities = masked_probabilities(model, features, positions, masks, target)
     report(2, 3)
-    curves = probabilities.reshape(len(plans), 2, count + 1)
+    counts = step_counts(count)
+    curves = probabilities.reshape(len(plans), 2, len(counts))
     deletion = {name: curves[k, 0] for k, (name, _) in enumerate(plans[:2])}
     insertion = {name: curves[k, 1] for k, (name, _) in enumerate(plans[:2])}
     deletion["random"], insertion["random"] = curves[2:, 0].mean(axis=0), curves[2:, 1].mean(axis=0)
     result = Faithfulness(
-        target=int(target), fractions=np.arange(count + 1) / count, deletion=deletion, insertion=insertion,
+        target=int(target), fractions=counts / count, deletion=deletion, insertion=insertion,
         orders={**orders, "random": random_orders[0]}, full_probability=float(curves[0, 0, 0]),
         empty_probability=float(curves[0, 0, -1]), seeds=seeds,
         random_spread={"deletion": curves[2:, 0].std(axis=0), "insertion": curves[2:, 1].std(axis=0)})

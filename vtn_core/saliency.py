@@ -9,6 +9,7 @@ frame; pixels the crop cut away are marked unseen (NaN).
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +139,16 @@ def cam_layer(backbone: nn.Module, crop: int) -> CamLayer:
 
 
 # ---- Grad-CAM of the video-level logit ---------------------------------------------------------------------
+def private_backbone(model: VTN) -> VTN:
+    """A shallow twin of ``model`` whose backbone is a private copy: the hooks ``grad-cam`` and rollout register
+    then never see another caller's forward passes (the app shares one model between sessions), and the
+    gradient pass leaves the shared backbone's parameters untouched. The temporal encoder and head are shared."""
+    twin = copy.copy(model)
+    twin._modules = dict(model._modules)
+    twin._modules["backbone"] = copy.deepcopy(model.backbone)
+    return twin
+
+
 class VideoLevelLogits(nn.Module):
     """frames [K, 3, H, W] → the video's logits [1, C]: their fresh backbone features replace the cached ones at
     ``slots`` and the whole sequence goes through the temporal encoder and head once.
@@ -150,12 +161,13 @@ class VideoLevelLogits(nn.Module):
     def __init__(self, model: VTN, features: torch.Tensor, positions: torch.Tensor, slots: list[int]) -> None:
         super().__init__()
         self.vtn = model
+        self.backbone = model.backbone
         self.register_buffer("features", features.detach().float(), persistent=False)
         self.register_buffer("positions", torch.as_tensor(positions, dtype=torch.long), persistent=False)
         self.register_buffer("slots", torch.as_tensor(slots, dtype=torch.long), persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        fresh = self.vtn.backbone(frames).float()
+        fresh = self.backbone(frames).float()
         sequence = self.features.index_copy(0, self.slots, fresh)
         return self.vtn.forward_features(sequence[None], self.positions[None]).logits
 
@@ -163,15 +175,16 @@ class VideoLevelLogits(nn.Module):
 def _grad_cam(model: VTN, features: torch.Tensor, positions: np.ndarray, slots: list[int],
               pixels: torch.Tensor, class_index: int, method: str) -> np.ndarray:
     device = model.device
-    wrapper = VideoLevelLogits(model, features.to(device), torch.as_tensor(positions).to(device), slots)
-    layer = cam_layer(model.backbone, pixels.shape[-1])
+    wrapper = VideoLevelLogits(private_backbone(model), features.to(device), torch.as_tensor(positions).to(device),
+                               slots)
+    layer = cam_layer(wrapper.backbone, pixels.shape[-1])
     cam = GRADIENT_METHODS[method](model=wrapper, target_layers=[layer.module], reshape_transform=layer.reshape)
     try:
         with torch.enable_grad():
             maps = cam(input_tensor=pixels.to(device), targets=[ClassifierOutputTarget(int(class_index))])
     finally:
         cam.activations_and_grads.release()
-        model.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)  # the shared temporal encoder's parameters got gradients too
     # grad-cam scales each map by (max + 1e-7): tiny gradients (a saturated softmax upstream) would stay far
     # below 1, so finish the per-frame normalisation to [0, 1] here; an all-zero map stays zero (flat, no peak)
     maps = np.asarray(maps, dtype=np.float32)
@@ -234,6 +247,7 @@ def attention_rollout_maps(backbone: nn.Module, pixels: torch.Tensor) -> np.ndar
     """
     if not is_vit(backbone):
         raise VTNError("attention rollout needs a ViT backbone; use Grad-CAM for this model")
+    backbone = copy.deepcopy(backbone)  # private hooks: see ``private_backbone``
     inputs: list[torch.Tensor] = []
     hooks = [block.attn.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
              for block in backbone.blocks]
