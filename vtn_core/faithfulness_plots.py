@@ -22,7 +22,7 @@ def _band(fig: go.Figure, x: np.ndarray, mean: np.ndarray, spread: np.ndarray, c
 def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray], insertion: Mapping[str, np.ndarray],
                         deletion_auc: Mapping[str, float], insertion_auc: Mapping[str, float],
                         random_spread: Mapping[str, np.ndarray] | None = None, label: str = "",
-                        title: str = "Does the model rely on these frames?", height: int = 340) -> go.Figure:
+                        title: str = "Does the model rely on these frames?", height: int = 420) -> go.Figure:
     """Two panels — deletion (frames removed, most important first) and insertion (frames added back) — with
     one line per ordering, the predicted class's probability on y, the share of frames processed on x, the
     area under each curve in the legend; ``random_spread`` [F + 1] draws ±1 std of the random seeds."""
@@ -35,22 +35,20 @@ def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray
         if random_spread is not None and kind in random_spread and "random" in curves:
             _band(fig, x, np.asarray(curves["random"]), np.asarray(random_spread[kind]), column)
         for name, curve in curves.items():
+            label = LABELS.get(name, html.escape(name))
             fig.add_trace(go.Scatter(
                 x=x, y=np.asarray(curve, dtype=float), mode="lines+markers", marker={"size": 4},
                 line={"color": COLOURS.get(name), "dash": "dot" if name == "random" else "solid", "width": 2},
-                name=f"{LABELS.get(name, html.escape(name))} · AUC {aucs[name]:.2f}", legendgroup=f"{kind}{name}",
-                legend="legend" if column == 1 else "legend2",
-                hovertemplate=f"{LABELS.get(name, html.escape(name))}<br>%{{x:.0%}} of frames {kind[:-3]}ed"
-                              "<br>probability %{y:.3f}<extra></extra>"), row=1, col=column)
+                name=f"{label} · deletion AUC {deletion_auc[name]:.2f} · insertion AUC {insertion_auc[name]:.2f}",
+                legendgroup=name, showlegend=column == 1,
+                hovertemplate=f"{label}<br>%{{x:.0%}} of frames {'removed' if kind == 'deletion' else 'added back'}"
+                              f"<br>probability %{{y:.3f}} · AUC {aucs[name]:.2f}<extra></extra>"), row=1, col=column)
     fig.update_xaxes(title_text="share of frames removed", tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_xaxes(title_text="share of frames added back", tickformat=".0%", range=[0, 1], row=1, col=2)
     fig.update_yaxes(title_text=f"P({html.escape(label)})" if label else "probability", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_layout(title={"text": html.escape(title), "font": {"size": 15}}, height=height,
                       margin={"l": 50, "r": 10, "t": 70, "b": 40}, template="plotly_white",
-                      legend={"x": 0.47, "y": 0.98, "xanchor": "right", "bgcolor": "rgba(255,255,255,0.7)",
-                              "font": {"size": 11}},
-                      legend2={"x": 0.99, "y": 0.02, "xanchor": "right", "yanchor": "bottom",
-                               "bgcolor": "rgba(255,255,255,0.7)", "font": {"size": 11}})
+                      legend={"orientation": "h", "x": 0.0, "y": -0.22, "yanchor": "top", "font": {"size": 11}})
     fig.update_annotations(font_size=12)
     return fig
