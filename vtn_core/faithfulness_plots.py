@@ -35,13 +35,13 @@ def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray
         if random_spread is not None and kind in random_spread and "random" in curves:
             _band(fig, x, np.asarray(curves["random"]), np.asarray(random_spread[kind]), column)
         for name, curve in curves.items():
-            label = LABELS.get(name, html.escape(name))
+            line_label = LABELS.get(name, html.escape(name))
             fig.add_trace(go.Scatter(
                 x=x, y=np.asarray(curve, dtype=float), mode="lines+markers", marker={"size": 4},
                 line={"color": COLOURS.get(name), "dash": "dot" if name == "random" else "solid", "width": 2},
-                name=f"{label} · deletion AUC {deletion_auc[name]:.2f} · insertion AUC {insertion_auc[name]:.2f}",
+                name=f"{line_label} · deletion AUC {deletion_auc[name]:.2f} · insertion AUC {insertion_auc[name]:.2f}",
                 legendgroup=name, showlegend=column == 1,
-                hovertemplate=f"{label}<br>%{{x:.0%}} of frames {'removed' if kind == 'deletion' else 'added back'}"
+                hovertemplate=f"{line_label}<br>%{{x:.0%}} of frames {'removed' if kind == 'deletion' else 'added back'}"
                               f"<br>probability %{{y:.3f}} · AUC {aucs[name]:.2f}<extra></extra>"), row=1, col=column)
     fig.update_xaxes(title_text="share of frames removed", tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_xaxes(title_text="share of frames added back", tickformat=".0%", range=[0, 1], row=1, col=2)
