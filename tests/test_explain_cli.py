@@ -17,7 +17,9 @@ from vtn_core.videowrite import write_video
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LEARNED = ASSETS / "models" / "vtn_resnet_learned.safetensors"
-CLIP = ASSETS / "demo_videos" / "videos" / "00003_spinning.mp4"
+with open(ASSETS / "demo_videos" / "labels.csv", newline="") as _handle:
+    DEMO = next(csv.DictReader(_handle))  # the first bundled demo clip, whatever the bundled data
+CLIP = ASSETS / "demo_videos" / DEMO["path"]
 
 
 def run_cli(args, capsys) -> tuple[int, str, str]:
@@ -35,17 +37,20 @@ def test_explain_writes_the_contract_and_one_png_per_frame_and_method(tmp_path, 
                                     "--out-dir", tmp_path / "maps", "--seeds", 3], capsys)
     assert code == 0, stderr
     doc = json.loads(out.read_text())
-    assert doc["video"]["path"] == str(CLIP) and doc["video"]["width"] == 96 and doc["video"]["num_frames"] == 79
+    info = vtn_core.video.probe_video(CLIP)
+    assert doc["video"]["path"] == str(CLIP) and doc["video"]["width"] == info.width
+    assert doc["video"]["num_frames"] == info.num_frames
     assert doc["checkpoint"] == {"path": str(LEARNED), "format": "native", "attention": "learned"}
-    assert doc["target"]["label"] == "spinning" and doc["target"]["prob"] > 0.9
+    assert doc["target"]["label"] == DEMO["label"] and doc["target"]["prob"] > 0.9
     assert len(doc["frames"]) == 2
     assert doc["frames"][0]["attention"] >= doc["frames"][1]["attention"]
     for frame in doc["frames"]:
         assert set(frame) >= {"index", "time_s", "attention", "saliency_peak", "method"}
         assert frame["method"] == "gradcam++"
         x, y = frame["saliency_peak"]
-        assert 0 <= x < 96 and 0 <= y < 96
-        assert 56 <= frame["index"] <= 63  # the event: the learned model attends there
+        assert 0 <= x < info.width and 0 <= y < info.height
+    # the most attended frame lies in the event (the learned model found it)
+    assert int(DEMO["event_start"]) <= doc["frames"][0]["index"] <= int(DEMO["event_end"])
     faith = doc["faithfulness"]
     for kind in ("deletion_auc", "insertion_auc"):
         assert set(faith[kind]) == {"attention", "gradient", "random"}
