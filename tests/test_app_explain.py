@@ -14,20 +14,22 @@ def test_explore_shows_the_picked_frames_saliency_and_the_faithfulness_curves():
     methods = at.selectbox(key="explore_saliency_method")
     assert list(methods.options) == ["Grad-CAM++ (video-level logit)", "Grad-CAM (video-level logit)",
                                      "Attention rollout (ViT backbone)"]  # the tiny demo model is a ViT
-    images = len(at.get("imgs"))
+    images = len(at.get("image"))
     assert images >= 2  # the picked frame and its overlay
     labels = [m.label for m in at.metric]
     assert "Deletion AUC · attention" in labels and "Insertion AUC · attention" in labels
     assert any(reading in markdown_text(at) for reading in READINGS)
+    downloads = [d.label for d in at.get("download_button")]
+    assert {"Saliency map (PNG)", "Curves CSV", "Curves JSON"} <= set(downloads)
     at.toggle(key="explore_saliency_show").set_value(False).run()
     assert_clean(at)
-    assert len(at.get("imgs")) == images - 1
+    assert len(at.get("image")) == images - 1
     at.toggle(key="explore_saliency_show").set_value(True).run()
     at.checkbox(key="explore_saliency_top").check().run()
     methods = at.selectbox(key="explore_saliency_method")
     methods.set_value("rollout").run()
     assert_clean(at)
-    assert len(at.get("imgs")) > images  # the top-K frames' maps too
+    assert len(at.get("image")) > images  # the top-K frames' maps too
 
 
 def test_ablation_draws_the_curves_for_both_twins():
