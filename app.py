@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import catalog, exports, page, present, runner, views, widgets
+from ui import catalog, explain_views, exports, page, present, runner, views, widgets
 from vtn_core import plots
 
 
@@ -73,13 +73,15 @@ def explore() -> None:
     if result is None:
         return
     layer, head = widgets.layer_head_picker(result.num_layers, result.num_heads, key="explore")
-    show_result(result, video, layer, head, story=present.twin_histories(device) if presenting else None)
+    show_result(result, video, layer, head, model=model,
+                story=present.twin_histories(device) if presenting else None)
 
 
-def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int | None,
+def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int | None, model=None,
                 story: tuple[list | None, list | None] | None = None) -> None:
-    """Prediction, player, the attention strip with a picked frame, stats, grid and exports; ``story`` (the
-    twins' histories) puts presentation mode's three sentences above the strip."""
+    """Prediction, player, the attention strip with a picked frame (and its saliency when ``model`` is given),
+    stats, grid, faithfulness and exports; ``story`` (the twins' histories) puts presentation mode's three
+    sentences above the strip."""
     event = views.event_times(result, video.event)
     top, side = st.columns([3, 2], gap="large")
     with top:
@@ -104,6 +106,8 @@ def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int
     with table:
         st.markdown("**Most attended frames**")
         views.top_frames_table(stats)
+    stem = exports.slug(f"{video.name}_{result.checkpoint.get('name')}")
+    faithfulness = explanation_sections(model, result, video, selected, stem) if model is not None else None
     st.subheader("Every layer and head")
     st.caption("One strip per attention head of each temporal layer (one colour scale): heads often specialise.")
     views.head_grid(result, key="explore_grid", event=event)
@@ -113,9 +117,17 @@ def show_result(result, video: widgets.VideoChoice, layer: int | None, head: int
                "Attention strip": plots.attention_strip(weights, result.timestamps_s, result.frame_indices,
                                                         result.thumbnails, event_times=event),
                "Every layer and head": plots.head_grid(result.cls_attention, result.timestamps_s, event_times=event)}
-    stem = exports.slug(f"{video.name}_{result.checkpoint.get('name')}")
+    if faithfulness is not None:
+        figures["Does the model rely on these frames?"] = faithfulness
     exports.export_bar(result, figures, key="explore_export", stem=stem)
     exports.video_export(result, video.path, weights, event, key="explore_video_export", stem=stem)
+
+
+def explanation_sections(model, result, video: widgets.VideoChoice, selected: int, stem: str):
+    """Saliency of the picked (and top-K) frames, then the faithfulness curves; returns their figure."""
+    st.subheader("Which part of the frame?")
+    explain_views.picked_frame_saliency(model, result, video.path, selected, key="explore_saliency", stem=stem)
+    return explain_views.faithfulness_section(model, result, video.path, key="explore_faith", stem=stem)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from ui import catalog, exports, page, runner, views, widgets
+from ui import catalog, explain_views, exports, page, runner, views, widgets
 from vtn_core import plots
 from vtn_core.compare import prediction_change
 from vtn_core.result import Result
@@ -52,6 +52,23 @@ def localization_section(results: dict[str, Result], event: tuple[int, int] | No
     st.caption("Uniform attention puts exactly the event's share of frames on it (the dashed line); "
                "a model that localizes the moment that defines the class rises above it.")
     return figure
+
+
+def faithfulness_section(results: dict[str, Result], models: dict[str, object], video) -> dict[str, object]:
+    """Deletion/insertion curves of each twin on this clip, side by side; returns the figures by name."""
+    st.subheader("Does each model rely on the frames it attends to?")
+    st.caption("Frames removed from (deletion) or added back to (insertion) the temporal encoder in order of each "
+               "model's [CLS] attention, of a gradient attribution, and at random. A faithful attention's deletion "
+               "curve falls first; uniform attention orders nothing, so it can do no better than random.")
+    figures = {}
+    for number, (name, result) in enumerate(results.items()):
+        st.markdown(f"**{views.md(html.unescape(name))}**")
+        figure = explain_views.faithfulness_section(models[name], result, video.path, key=f"ablation_faith{number}",
+                                                    stem=exports.slug(f"ablation_{video.name}_{number}"),
+                                                    label=html.unescape(name), heading=False)
+        if figure is not None:
+            figures[f"Faithfulness · {name}"] = figure
+    return figures
 
 
 def what_if_section(path, name: str, device: str, video, frames: int, event) -> tuple[object, dict] | None:
@@ -129,6 +146,7 @@ def ablation() -> None:
                                              interactive=False, title=f"{name} · predicts {html.escape(result.predicted_label)} "
                                                                       f"({result.top_k(1)[0][1]:.0%})")
     localization = localization_section(results, video.event)
+    faithfulness = faithfulness_section(results, names, video)
     learned_choice = first if model_a.attention_mode == "learned" else second
     what_if = what_if_section(learned_choice.path, learned_choice.name, device, video, frames, video.event)
 
@@ -139,6 +157,7 @@ def ablation() -> None:
         figures["Training curves"] = curves
     if localization is not None:
         figures["Localization"] = localization
+    figures.update(faithfulness)
     extra: dict = {"ablation": {name: r.to_json_dict() for name, r in results.items()}}
     if what_if is not None:
         figures["What-if"] = what_if[0]

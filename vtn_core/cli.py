@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "inspect": "inspect",
     "app": "app",
+    "explain": "explain",
 }
 
 

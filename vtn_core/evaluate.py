@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vtn_core.attention import span_mass
+from vtn_core.boxes import boxes_file, read_boxes
 from vtn_core.dataset import read_labels
 from vtn_core.errors import DataError
 from vtn_core.inference import run_video
@@ -14,14 +15,20 @@ from vtn_core.model import VTN
 
 
 def evaluate(model: VTN, data_dir: str | Path, num_frames: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int, int], None] | None = None, explanations: bool | None = None) -> dict[str, Any]:
     """Run every video of ``data_dir/labels.csv`` through the app's own pipeline and summarise.
 
     ``event_fraction``: mean share of sampled frames inside the event (what uniform attention scores);
     ``localization``: mean share of head-averaged first-layer [CLS] attention inside the event;
-    ``localization_by_layer``: the same per layer.
+    ``localization_by_layer``: the same per layer. With ``data_dir/boxes.csv`` (and ``explanations`` not False):
+    ``pointing_game`` (saliency peaks of sampled event frames inside the hero's box) and mean
+    ``deletion_auc``/``insertion_auc`` per ordering (see ``vtn_core.explain_eval``).
     """
     records = read_labels(data_dir)
+    box_path = boxes_file(data_dir) if explanations is not False else None
+    boxes = read_boxes(box_path) if box_path else None
+    root = box_path.parent if box_path else None
+    explained: list[dict[str, Any]] = []
     unknown = sorted({r.label for r in records} - set(model.class_names))
     if unknown:
         raise DataError(f"{data_dir}: labels {', '.join(unknown)} are not classes of this model "
@@ -40,6 +47,13 @@ def evaluate(model: VTN, data_dir: str | Path, num_frames: int | None = None,
                       for layer in range(result.num_layers)]
             by_layer.append(layers)
             row.update({"event_fraction": fractions[-1], "localization": layers[0]})
+        if boxes is not None and root is not None:
+            from vtn_core.explain_eval import explanation_scores  # grad-cam and Captum load only when needed
+            scores = explanation_scores(model, record.path, record.label,
+                                        boxes.get(record.path.relative_to(root).as_posix(), {}), num_frames)
+            explained.append(scores)
+            row.update({"pointing_hits": scores["hits"], "deletion_auc": scores["deletion_auc"],
+                        "insertion_auc": scores["insertion_auc"]})
         per_video.append(row)
         if progress:
             progress(number + 1, len(records))
@@ -50,5 +64,8 @@ def evaluate(model: VTN, data_dir: str | Path, num_frames: int | None = None,
         summary["localization"] = float(np.mean([layers[0] for layers in by_layer]))
         summary["localization_by_layer"] = [float(v) for v in np.mean(by_layer, axis=0)]
         summary["localization_ratio"] = summary["localization"] / max(summary["event_fraction"], 1e-9)
+    if explained:
+        from vtn_core.explain_eval import summarise_explanations
+        summary.update(summarise_explanations(explained))
     summary["videos"] = per_video
     return summary

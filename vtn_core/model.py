@@ -136,12 +136,18 @@ class VTN(nn.Module):
         return self.forward_features(features, positions, output_attentions=output_attentions)
 
     def forward_features(self, features: torch.Tensor, positions: torch.Tensor,
-                         output_attentions: bool = False) -> VTNOutput:
-        """The temporal encoder and head on per-frame features [B, F, D] at ``positions`` [B, F]."""
+                         output_attentions: bool = False, frame_mask: torch.Tensor | None = None) -> VTNOutput:
+        """The temporal encoder and head on per-frame features [B, F, D] at ``positions`` [B, F].
+
+        ``frame_mask`` [B, F] bool (optional): False leaves that frame out of the temporal encoder (its
+        attention mask is 0, as padding), so no token attends to it — how faithfulness curves delete frames.
+        """
         if features.dim() != 3 or positions.shape != features.shape[:2]:
             raise ValueError(f"features [B, F, D] and positions [B, F] expected, got "
                              f"{tuple(features.shape)} and {tuple(positions.shape)}")
-        inputs = self._encoder_inputs(features, positions)
+        if frame_mask is not None and frame_mask.shape != features.shape[:2]:
+            raise ValueError(f"frame_mask must be [B, F] = {tuple(features.shape[:2])}, got {tuple(frame_mask.shape)}")
+        inputs = self._encoder_inputs(features, positions, frame_mask)
         encoded = self.temporal_encoder(**inputs, output_attentions=output_attentions)
         cls_embedding = encoded.last_hidden_state[:, 0]
         logits = self.mlp_head(cls_embedding)
@@ -155,12 +161,15 @@ class VTN(nn.Module):
         return VTNOutput(logits=logits, cls_attention=cls_attention, cls_self_attention=cls_self,
                          cls_embedding=cls_embedding)
 
-    def _encoder_inputs(self, features: torch.Tensor, positions: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _encoder_inputs(self, features: torch.Tensor, positions: torch.Tensor,
+                        frame_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """[CLS] + frames, padded, with the original's mask, token types and position ids."""
         batch, num_frames, _ = features.shape
         device = features.device
         tokens = torch.cat([self.cls_token.expand(batch, -1, -1).to(features.dtype), features], dim=1)
         mask = torch.ones(batch, 1 + num_frames, dtype=torch.long, device=device)
+        if frame_mask is not None:
+            mask[:, 1:] = frame_mask.to(device=device, dtype=torch.long)
         mask[:, 0] = 2  # global attention for [CLS]
         windows = self.config.attention_window
         multiple = math.lcm(2 * windows[0], max(windows))  # the original pads to 2 * window[0]

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=positive_int, help="frames per video (default: the checkpoint's)")
     parser.add_argument("--attention", choices=("learned", "uniform"), help="override the attention mode")
     parser.add_argument("--json", type=Path, help="write the summary JSON here ('-' for stdout)")
+    parser.add_argument("--no-explanations", action="store_true",
+                        help="skip the pointing game and deletion/insertion AUCs even when boxes.csv exists")
     parser.add_argument("--card", type=Path, help="also write a Markdown model card with these held-out numbers")
 
 
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             sys.stderr.write(f"\revaluate: {done}/{total}" + ("\n" if done == total else ""))
 
-    summary = evaluate(model, args.data, num_frames=args.frames, progress=progress)
+    summary = evaluate(model, args.data, num_frames=args.frames, progress=progress,
+                       explanations=False if args.no_explanations else None)
     if args.json:
         emit_json(summary, args.json)
     if args.card:
@@ -47,4 +50,13 @@ def run(args: argparse.Namespace) -> int:
                      f" ({summary['localization_ratio']:.1f}x); by layer "
                      + ", ".join(f"{v:.3f}" for v in summary["localization_by_layer"]))
         sys.stdout.write(line + "\n")
+        if "pointing_game" in summary:
+            sys.stdout.write(f"pointing game {summary['pointing_game']:.3f} ({summary['pointing_method']}, "
+                             f"{summary['pointing_frames']} event frames, margin {summary['pointing_margin_px']:.1f} px); "
+                             + ", ".join(f"{m} {v:.3f}" for m, v in summary["pointing_game_by_method"].items()
+                                         if v is not None) + "\n")
+        if "deletion_auc" in summary:
+            sys.stdout.write("deletion AUC " + ", ".join(f"{k} {v:.3f}" for k, v in summary["deletion_auc"].items())
+                             + f" (attention / random {summary['deletion_ratio_attention_vs_random']:.2f}); insertion AUC "
+                             + ", ".join(f"{k} {v:.3f}" for k, v in summary["insertion_auc"].items()) + "\n")
     return 0
