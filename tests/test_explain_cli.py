@@ -81,7 +81,7 @@ def test_explain_refuses_bad_input_with_one_error_line(tmp_path, capsys, case):
     elif case == "top zero":
         extra += ["--top", "0"]
     elif case == "frame out of range":
-        extra += ["--frame", "99"]
+        extra += ["--frames", "8", "--frame", "99"]
     elif case == "out-dir is a file":
         (tmp_path / "file").write_text("x")
         extra += ["--out-dir", tmp_path / "file"]
