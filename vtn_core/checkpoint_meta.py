@@ -35,6 +35,9 @@ def check_class_names(names: Any) -> None:
         raise ValueError("class_names should be a list of strings")
     if len(names) > limits.MAX_CLASSES:
         raise ValueError(f"class_names holds {len(names):,} names; at most {limits.MAX_CLASSES:,}")
+    total = sum(len(name) for name in names)
+    if total > limits.MAX_CLASS_NAMES_TOTAL_CHARS:
+        raise ValueError(f"class_names hold {total:,} characters in all; at most {limits.MAX_CLASS_NAMES_TOTAL_CHARS:,}")
     for number, name in enumerate(names):
         if len(name) > limits.MAX_CLASS_NAME_CHARS:
             raise ValueError(f"class name {number} is {len(name):,} characters long; at most "

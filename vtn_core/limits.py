@@ -23,6 +23,7 @@ MAX_PARAMETERS = 400_000_000  # whole model, ~1.6 GB in float32 (ViT-B VTN: ~114
 MAX_TENSOR_ELEMENTS = MAX_PARAMETERS  # one tensor as a file describes it (shape product)
 MAX_CLASSES = 25_000  # ImageNet-21k has 21,841
 MAX_CLASS_NAME_CHARS = 256
+MAX_CLASS_NAMES_TOTAL_CHARS = 1_000_000  # all names together (Kinetics-400: ~6,000)
 MAX_HIDDEN_DIM = 4096
 MAX_MLP_DIM = 16_384
 MAX_INTERMEDIATE_SIZE = 16_384

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from vtn_core.config import Preprocessing
+from vtn_core.errors import VideoError
 from vtn_core.video.decode import DecodeReport, FrameReader
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
@@ -44,6 +45,7 @@ class ChunkStream:
             raise ValueError("sample indices must be in increasing order")
         self.reader = FrameReader(path, indices, info, strategy)
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
+        self._shape: tuple[int, ...] | None = None  # frame shape of the first chunk: every chunk must match
 
     @property
     def skipped(self) -> int:
@@ -68,6 +70,15 @@ class ChunkStream:
             yield self._chunk(start, frames, times)
 
     def _chunk(self, start: int, frames: list[np.ndarray], times: list[float]) -> Chunk:
+        first = frames[0].shape
+        changed = next((f.shape for f in frames if f.shape != first), None)
+        if changed is None and self._shape is not None and first != self._shape:
+            changed = first
+        if changed is not None:
+            known = self._shape or first
+            raise VideoError(f"{Path(self.reader.path).name}: the frame size changes midway ({known[1]}x{known[0]} "
+                             f"to {changed[1]}x{changed[0]}); re-encode the video to one size (e.g. to mp4/h264)")
+        self._shape = first
         batch = np.stack(frames)
         return Chunk(start=start, pixels=preprocess_frames(batch, self.prep),
                      thumbnails=make_thumbnails(batch, self.thumb_height), timestamps_s=np.asarray(times))
