@@ -150,7 +150,7 @@ def tensor_bombs(rng: random.Random, base: Bases) -> list[Case]:
     }
     for name, state in layouts.items():
         path = base.official_with(f"tensor-{name}", state=state)
-        cases.append(Case("tensor", name, _inspect(path), message="overlap|memory bomb", inputs=[path]))
+        cases.append(Case("tensor", name, _inspect(path), message="overlap|memory bomb|elements", inputs=[path]))
     return cases
 
 
@@ -316,9 +316,9 @@ def hostile_videos(rng: random.Random, base: Bases) -> list[Case]:
     folder = base.folder
     ratio = rng.choice([100, 500, 4000])
     long_side = min(8000, 8 * ratio)
-    elongated = make_video(folder / f"elongated-{ratio}.mkv", 4, height=8, width=long_side, codec="png",
-                           pixel_format="rgb24")
-    tall = make_video(folder / f"tall-{ratio}.mkv", 4, height=long_side, width=8, codec="png", pixel_format="rgb24")
+    elongated = make_video(folder / f"elongated-{ratio}.mkv", 4, height=8, width=long_side, codec="ffv1",
+                           pixel_format="yuv444p")
+    tall = make_video(folder / f"tall-{ratio}.mkv", 4, height=long_side, width=8, codec="ffv1", pixel_format="yuv444p")
     changing = _mux_jpegs(folder / "size-change.mkv", [(64, 48)] * 6 + [(rng.choice([96, 128, 640]), 72)] * 6)
     cover = _mp3_with_cover(folder / "cover.mp3")
     audio = make_audio(folder / "audio.wav")
