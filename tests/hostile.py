@@ -151,6 +151,9 @@ def tensor_bombs(rng: random.Random, base: Bases) -> list[Case]:
     for name, state in layouts.items():
         path = base.official_with(f"tensor-{name}", state=state)
         cases.append(Case("tensor", name, _inspect(path), message="overlap|memory bomb|elements", inputs=[path]))
+    many = {f"extra.{k}": torch.zeros(1) for k in range(limits.MAX_TENSORS + rng.randrange(1, 100))}
+    path = base.official_with("tensor-many", state=many)
+    cases.append(Case("tensor", "too many tensors", _inspect(path), message="entries", inputs=[path]))
     return cases
 
 
