@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 import av
 import numpy as np
@@ -56,7 +56,7 @@ class Bases:
         self.video = make_video(folder / "base.mp4", 12, height=48, width=64)
         with safe_open(str(self.native), framework="pt") as handle:
             self.header = dict(handle.metadata())
-            self.state = {key: handle.get_tensor(key) for key in handle.keys()}
+            self.state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
 
     def native_with(self, name: str, config: dict | None = None, **header: str) -> Path:
         """The base native file with its config fields or header entries replaced."""
@@ -173,7 +173,7 @@ def backbone_steering(rng: random.Random, base: Bases) -> list[Case]:
     for number, extra in enumerate(kwargs):
         kw = {**json.loads(base.header["config"])["backbone_kwargs"], **extra}
         path = base.native_with(f"kwargs-{number}", {"backbone_kwargs": kw})
-        cases.append(Case("backbone", f"kwargs {sorted(extra)[0]}", _inspect(path), message="backbone_kwargs",
+        cases.append(Case("backbone", f"kwargs {min(extra)}", _inspect(path), message="backbone_kwargs",
                           inputs=[path]))
     return cases
 

@@ -26,12 +26,13 @@ def _status_mb(field: str) -> float:
 def main() -> int:
     cases = json.loads(Path(sys.argv[1]).read_text())
     import torch  # noqa: F401 - the idle process holds every library a command uses
+
     import vtn_core.cli
     from vtn_core.commands import evaluate, inspect, predict  # noqa: F401
 
     connections: list[str] = []
 
-    def refuse(self, address, *args, **kwargs):  # noqa: ARG001
+    def refuse(self, address, *args, **kwargs):
         connections.append(repr(address))
         raise OSError("network access attempted in a test")
 

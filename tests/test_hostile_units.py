@@ -26,7 +26,7 @@ def test_safetensors_header_lengths_are_never_read_as_pickle(tmp_path):
     """Every header length from 8 to 2,048 bytes (so every low byte, 0x80 included, with high bytes 2..5 that
     also make a pickle PROTO opcode) is detected as safetensors."""
     seen_low_0x80 = 0
-    for pad in range(0, 2048 - 60):
+    for pad in range(2048 - 60):
         path = tmp_path / "t.safetensors"
         save_file({"x": torch.zeros(1)}, str(path), metadata={"p": "a" * pad})
         length = int.from_bytes(path.read_bytes()[:8], "little")
@@ -132,3 +132,41 @@ def test_skip_notice_says_undecodable_only_when_the_decoder_failed():
     assert _skip_notices(0, 0) == []
     assert "undecodable" in _skip_notices(3, 2)[0]
     assert "undecodable" not in _skip_notices(3, 0)[0]
+
+
+def test_closed_sessions_are_released_when_their_reconnect_window_ends():
+    """Streamlit's own session storage: an expired session is shut down and its memory freed without waiting
+    for another connection."""
+    import gc
+    import threading
+    import time
+    import weakref
+    from types import SimpleNamespace
+
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+
+    from ui.state import reap_expired_sessions
+
+    class Session:
+        def __init__(self, name):
+            self.id, self.closed, self.results = name, False, np.ones(1_000_000)
+
+        def shutdown(self):
+            self.closed = True
+
+    storage = MemorySessionStorage(ttl_seconds=120)  # Streamlit's default reconnect window
+    kept = MemorySessionStorage(ttl_seconds=3600)
+    session, other = Session("gone"), Session("kept")
+    storage.save(SimpleNamespace(session=session, client=None, script_run_count=1))
+    kept.save(SimpleNamespace(session=other, client=None, script_run_count=1))
+    probe = weakref.ref(session)
+    closed = []
+    session.shutdown = lambda: closed.append(True)
+    del session
+    storage._cache._timer = lambda: time.monotonic() + 121  # the window has passed; nobody has connected since
+    manager = SimpleNamespace(_session_storage=storage, _storage_lock=threading.Lock())
+    assert reap_expired_sessions(manager) == 1 and closed == [True]
+    gc.collect()
+    assert probe() is None  # nothing holds the closed session's results any more
+    assert reap_expired_sessions(SimpleNamespace(_session_storage=kept, _storage_lock=threading.Lock())) == 0
+    assert kept.get("kept") is not None

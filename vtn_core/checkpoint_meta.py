@@ -24,7 +24,7 @@ def check_tree(value: Any, what: str) -> None:
             raise ValueError(f"{what} is nested more than {limits.MAX_CFG_DEPTH} levels deep")
         if isinstance(item, dict):
             stack.extend((v, depth + 1) for v in item.values())
-            stack.extend((k, depth + 1) for k in item.keys() if not isinstance(k, (str, int, float, bool)))
+            stack.extend((k, depth + 1) for k in item if not isinstance(k, (str, int, float, bool)))
         elif isinstance(item, (list, tuple)):
             stack.extend((v, depth + 1) for v in item)
 

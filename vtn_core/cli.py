@@ -105,7 +105,7 @@ def _run_command(args: argparse.Namespace) -> int:
         except OSError:
             pass
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence, not the first
+    except Exception as exc:  # the last line of defence, not the first
         log.debug("unexpected failure in %s", getattr(args, "command", "?"), exc_info=True)
         _error_line(_describe(exc))
         return 2

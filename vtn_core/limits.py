@@ -7,7 +7,8 @@ torch: the numbers are compared before a tensor, a model or a frame buffer exist
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from vtn_core.errors import VTNError
 

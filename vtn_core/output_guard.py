@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from vtn_core.errors import VTNError
 
