@@ -72,6 +72,7 @@ def test_markdown_escaping_neutralises_links_images_html_and_icons():
     for raw in ("![", "](", "**", ":material", "$x"):
         assert re.search(r"(?<!\\)" + re.escape(raw), shown) is None, raw
     assert re.search(r"(?<!\\)<", shown) is None  # every '<' escaped
+    assert "http://" not in shown and "www." not in safe_text.markdown("see www.evil.example")
     assert len(safe_text.markdown("n" * 500)) <= limits.MAX_DISPLAY_CHARS * 2
 
 

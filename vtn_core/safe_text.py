@@ -2,7 +2,8 @@
 
 * ``terminal``: control characters (ANSI/OSC escapes, bells, carriage returns, bidi overrides, lone
   surrogates) written visibly as ``\\x1b``, ``\\u202e``, … so nothing reaches the terminal raw;
-* ``markdown``: Markdown, HTML and Streamlit syntax escaped (no links, images, emphasis or icons);
+* ``markdown``: Markdown, HTML and Streamlit syntax escaped (no links, images, emphasis or icons; bare URLs
+  get an invisible word joiner so they are not turned into links);
 * ``plotly``: Plotly's label markup (``<span>``, ``<a href>``, ``<br>``, …) shown as text, not applied;
 * ``html``: text and attribute values for a standalone HTML page.
 
@@ -19,6 +20,7 @@ from vtn_core.limits import MAX_DISPLAY_CHARS
 ELLIPSIS = "…"
 # C0 and C1 controls, DEL, bidi embedding/override/isolate marks, lone surrogates, line/paragraph separators
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]")
+_AUTOLINK = re.compile(r"(?i)(://|www\.|@)")  # GFM turns bare URLs, www. names and e-mail addresses into links
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'])")
 
 
@@ -48,6 +50,7 @@ def terminal(text: object, limit: int | None = MAX_DISPLAY_CHARS) -> str:
 def markdown(text: object, limit: int | None = MAX_DISPLAY_CHARS) -> str:
     """Safe inside Streamlit Markdown: controls visible, every Markdown/HTML special escaped, cut to ``limit``."""
     value = truncate(visible_controls(unicodedata.normalize("NFC", str(text))), limit)
+    value = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\u2060" + m.group(0)[-1], value)  # no bare-URL links
     return _MARKDOWN_SPECIALS.sub(r"\\\1", value)
 
 
