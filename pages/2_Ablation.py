@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 from ui import catalog, explain_views, exports, page, runner, views, widgets
-from vtn_core import plots
+from vtn_core import plots, safe_text
 from vtn_core.compare import prediction_change
 from vtn_core.result import Result
 
@@ -89,7 +89,7 @@ def what_if_section(path, name: str, device: str, video, frames: int, event) -> 
                 f"**{views.md(top_after[0])}** ({top_after[1]:.0%}) when every frame is weighted equally — "
                 + ("the decision holds." if same else "**the decision changes**."))
     figure = plots.prediction_change_bars(rows, before="learned attention", after="uniform attention",
-                                          title=f"{html.escape(name)}: class probabilities, learned vs uniform attention")
+                                          title=f"{safe_text.plotly(name)}: class probabilities, learned vs uniform attention")
     st.plotly_chart(figure, key="ablation_whatif", config=views.CHART_CONFIG, theme=None)
     table = [{"class": r["class"], "learned": f"{r['before']:.1%}", "uniform": f"{r['after']:.1%}",
               "change": f"{r['change']:+.1%}"} for r in rows]
@@ -117,10 +117,10 @@ def ablation() -> None:
     model_b = runner.open_model(second.path, second.name, None, device)
     if model_a is None or model_b is None:
         return
-    names = {f"{html.escape(first.name)} ({model_a.attention_mode})": model_a,
-             f"{html.escape(second.name)} ({model_b.attention_mode})": model_b}
+    names = {f"{safe_text.plotly(first.name)} ({model_a.attention_mode})": model_a,
+             f"{safe_text.plotly(second.name)} ({model_b.attention_mode})": model_b}
     if first.path == second.path:
-        names = {html.escape(first.name): model_a}
+        names = {safe_text.plotly(first.name): model_a}
     curves = curves_section(names)
     if video is None:
         return
@@ -143,7 +143,7 @@ def ablation() -> None:
     zmax = max(float(r.attention().max()) for r in results.values())
     for number, (name, result) in enumerate(results.items()):
         views.attention_strip(result, None, None, event, key=f"ablation_strip{number}", zmax=zmax,
-                                             interactive=False, title=f"{name} · predicts {html.escape(result.predicted_label)} "
+                                             interactive=False, title=f"{name} · predicts {safe_text.plotly(result.predicted_label)} "
                                                                       f"({result.top_k(1)[0][1]:.0%})")
     localization = localization_section(results, video.event)
     faithfulness = faithfulness_section(results, names, video)

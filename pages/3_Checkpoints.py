@@ -2,15 +2,13 @@
 training history), and uploading a new one with validation."""
 from __future__ import annotations
 
-import html
-
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from ui import catalog, inspect, page, state, uploads, views, widgets
-from vtn_core import plots
+from vtn_core import limits, plots, safe_text
 
 
 def upload_section(device: str) -> None:
@@ -54,11 +52,12 @@ def listing_section(device: str) -> None:
     for name, path, origin in rows:
         try:
             model = state.load_model(path, device=device)
+            row = inspect.summary(model, name, origin)
         except Exception as exc:  # noqa: BLE001 - a broken file is listed with its error, not fatal
-            table.append({"checkpoint": name, "origin": origin, "format": f"unreadable: {exc}"})
+            table.append({"checkpoint": name, "origin": origin, "format": f"unreadable: {safe_text.truncate(exc, 300)}"})
             continue
         models[name] = model
-        table.append(inspect.summary(model, name, origin))
+        table.append(row)
     if table:
         st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
     if models:
@@ -66,13 +65,19 @@ def listing_section(device: str) -> None:
         details(chosen, models[chosen])
 
 
+def class_list(names: list[str]) -> str:
+    """The first ``MAX_DISPLAY_ITEMS`` class names as escaped Markdown (each cut for display)."""
+    shown = ", ".join(views.md(name, limits.MAX_DISPLAY_CHARS) for name in names[:limits.MAX_DISPLAY_ITEMS])
+    more = len(names) - limits.MAX_DISPLAY_ITEMS
+    return shown + (f" … and {more} more" if more > 0 else "")
+
+
 def details(name: str, model) -> None:
     """Classes, architecture, provenance and the training history of one checkpoint."""
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.markdown(f"**Classes ({len(model.class_names)})**")
-        shown = model.class_names[:60]
-        st.write(", ".join(shown) + (f" … and {len(model.class_names) - 60} more" if len(model.class_names) > 60 else ""))
+        st.markdown(class_list(model.class_names))
         st.markdown("**Architecture**")
         st.json(inspect.architecture(model), expanded=False)
     with right:
@@ -83,10 +88,10 @@ def details(name: str, model) -> None:
         else:
             st.caption("The file records no provenance.")
         for warning in model.metadata.get("warnings") or []:
-            st.warning(warning)
+            st.warning(views.md(warning, 300))
     history = model.metadata.get("history")
     if isinstance(history, list) and history:
-        st.plotly_chart(plots.training_curves({name: history}, title=f"{html.escape(name)}: training history"),
+        st.plotly_chart(plots.training_curves({name: history}, title=f"{safe_text.plotly(name)}: training history"),
                         key="checkpoints_curves", config=views.CHART_CONFIG, theme=None)
     else:
         st.caption("No training history recorded in this file.")

@@ -2,7 +2,6 @@
 attention-burned mp4 (rendered only when its button is pressed, then kept for this session)."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from functools import partial
@@ -15,6 +14,7 @@ import streamlit as st
 import vtn_core
 from ui import state
 from ui.views import md
+from vtn_core import json_safe
 from vtn_core.export import attention_video, figures_html
 from vtn_core.result import Result
 
@@ -29,7 +29,7 @@ def _html_bytes(figures: dict[str, go.Figure], title: str) -> bytes:
 
 
 def _json_bytes(payload: Callable[[], dict[str, Any]]) -> bytes:
-    return json.dumps(payload(), indent=1).encode()
+    return json_safe.dumps(payload(), indent=1)[0].encode()
 
 
 def export_bar(result: Result, figures: dict[str, go.Figure], key: str, stem: str,

@@ -22,6 +22,9 @@ PAGES = {
 def configure(title: str) -> None:
     """Wide layout and the tab title (safe to call from every page)."""
     st.set_page_config(page_title=f"{title} · VTN Attention Explorer", page_icon=":material/movie:", layout="wide")
+    from ui.state import start_session_reaper
+
+    start_session_reaper()  # closed sessions' memory is released once their reconnect window has passed
 
 
 def guarded(render: Callable[[], None]) -> Callable[[], None]:

@@ -6,8 +6,11 @@ cached object is never mutated afterwards, so sessions can share it. Everything 
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -26,6 +29,8 @@ from vtn_core.video.probe import VideoInfo
 SESSION_ROOT = Path(tempfile.gettempdir()) / "vtn-explorer-sessions"
 STALE_AFTER_S = 12 * 3600
 MAX_RESULTS = 16
+REAP_EVERY_S = 30.0
+_REAPER_STARTED = threading.Event()  # process state only: no user data
 
 
 # ---- models ------------------------------------------------------------------------------------------
@@ -155,3 +160,48 @@ def sweep_stale(root: Path = SESSION_ROOT, max_age_s: float = STALE_AFTER_S) -> 
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
+
+
+# ---- ending sessions ----------------------------------------------------------------------------------------
+def reap_expired_sessions(manager: Any = None) -> int:
+    """Drop (and shut down) closed sessions whose reconnect window has passed; returns how many.
+
+    Streamlit keeps a closed tab's session for ``server.disconnectedSessionTTL`` so that it can reconnect, but
+    its storage only forgets expired sessions on its next write, i.e. when someone else connects: until then
+    the session's results, thumbnails and upload folder stay. This expires them now.
+    """
+    if manager is None:
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return 0
+        manager = getattr(Runtime.instance(), "_session_mgr", None)
+    storage = getattr(manager, "_session_storage", None)
+    expire = getattr(getattr(storage, "_cache", None), "expire", None)
+    if expire is None:
+        return 0
+    with getattr(manager, "_storage_lock", None) or contextlib.nullcontext():
+        removed = expire()
+    count = len(removed)
+    for _, info in removed:
+        with contextlib.suppress(Exception):
+            info.session.shutdown()
+    if count:
+        del removed, info
+        gc.collect()
+    return count
+
+
+def start_session_reaper(interval_s: float = REAP_EVERY_S) -> None:
+    """Once per process: a daemon thread that runs ``reap_expired_sessions`` every ``interval_s``."""
+    if _REAPER_STARTED.is_set():
+        return
+    _REAPER_STARTED.set()
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval_s)
+            with contextlib.suppress(Exception):
+                reap_expired_sessions()
+
+    threading.Thread(target=loop, name="vtn-session-reaper", daemon=True).start()

@@ -11,11 +11,10 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from vtn_core import plots, strip
+from vtn_core import plots, safe_text, strip
 from vtn_core.colours import uniform_level
 from vtn_core.result import Result
 
-MARKDOWN_SPECIALS = set("\\`*_[]#|<>~$:")
 
 STRIP_WIDTH_PX = 1100  # the strip's typical width in the wide layout: thumbnails are thinned to fit it
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -23,9 +22,9 @@ CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 # scale of vtn_core.colours), so the app shows exactly what the HTML export holds.
 
 
-def md(text: object) -> str:
-    """``text`` with Markdown (and Streamlit icon/LaTeX) syntax escaped, for names the user chose."""
-    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+def md(text: object, limit: int | None = None) -> str:
+    """``text`` safe inside Streamlit Markdown (``safe_text.markdown``): for names and anything a file carries."""
+    return safe_text.markdown(text, limit)
 
 
 def event_times(result: Result, event: tuple[int, int] | None) -> tuple[float, float] | None:

@@ -19,36 +19,55 @@ from typing import Any, Mapping
 import torch
 import yaml
 
+from vtn_core import limits
+from vtn_core.checkpoint_meta import check_class_names, check_tree, clean_history
 from vtn_core.config import VTNConfig
 from vtn_core.device import resolve_device
 from vtn_core.errors import CheckpointError
 from vtn_core.hashing import umask_mode
-from vtn_core.model import VTN
+from vtn_core.model import VTN, estimate_parameters
 from vtn_core.paths import bundled_assets_dir
 
 NATIVE_FORMAT = "vtn-explorer"
 NATIVE_FORMAT_VERSION = 1
 ASSETS_DIR = bundled_assets_dir()
 KINETICS400_CLASSES = ASSETS_DIR / "kinetics400_classes.txt"
-DEFAULT_MAX_CHECKPOINT_BYTES = 2 * 1024**3  # the released ViT-B VTN is ~1.3 GB with its optimizer state
+DEFAULT_MAX_CHECKPOINT_BYTES = limits.MAX_CHECKPOINT_BYTES
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_PICKLE_MAGIC = b"\x80"
+_PICKLE_PROTOCOLS = (2, 3, 4, 5)  # torch.save's legacy (non-zip) files start with PROTO 2
+
+
+def _is_safetensors(head: bytes, tail: bytes, size: int) -> bool:
+    """The safetensors layout: an 8-byte little-endian length N, then N bytes of JSON object ('{' … '}'
+    padded with spaces), then the data, all inside the file."""
+    if len(head) < 10:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    return 2 <= length <= size - 8 and head[8:9] == b"{" and tail.rstrip(b" ").endswith(b"}")
 
 
 def detect_format(path: str | Path) -> str:
-    """``official`` (a torch file) or ``native`` (safetensors), judged by the bytes, not the name."""
+    """``official`` (a torch file) or ``native`` (safetensors), judged by the file's structure, not its name
+    or one byte: a safetensors header length whose low byte is 0x80 is not mistaken for a pickle."""
     path = Path(path)
+    size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(16)
+        tail = b""
+        if len(head) >= 9:
+            length = int.from_bytes(head[:8], "little")
+            if 2 <= length <= size - 8:
+                handle.seek(8 + length - min(length, 16))
+                tail = handle.read(min(length, 16))
     if not head:
         raise CheckpointError(f"{path.name}: the file is empty (0 bytes); expected a VTN checkpoint (.pyth, .pth or .safetensors)")
-    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+    if _is_safetensors(head, tail, size):
+        return "native"
+    if head.startswith(_ZIP_MAGIC) or (len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS):
         return "official"
-    if len(head) >= 9:
-        header_len = int.from_bytes(head[:8], "little")
-        if 2 <= header_len <= 100 * 1024**2 and head[8:9] == b"{":
-            return "native"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") >= 2:
+        return "native"  # laid out as safetensors but cut short: the native reader says so
     raise CheckpointError(
         f"{path.name}: not a checkpoint: expected a PyTorch file (.pyth/.pth, zip or pickle) or a safetensors file, "
         f"found bytes starting {head[:8].hex(' ')}"
@@ -72,9 +91,13 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "auto",
         config, state, class_names, metadata = _read_native(path)
     metadata.update({"format": fmt, "path": str(path), "file_bytes": size})
     try:
+        parameters = estimate_parameters(config)
+        if parameters > limits.MAX_PARAMETERS:
+            raise limits.LimitError(f"the model its config describes has {parameters / 1e6:,.0f} M parameters; "
+                                    f"at most {limits.MAX_PARAMETERS / 1e6:,.0f} M")
         model = VTN(config, class_names=class_names, metadata=metadata)
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path.name}: cannot build the model its config describes: {exc}") from None
+    except (ValueError, RuntimeError, TypeError, AssertionError) as exc:
+        raise CheckpointError(f"{path.name}: cannot build the model its config describes: {str(exc)[:300]}") from None
     _load_state(model, state, path)
     _warn_non_finite(model, path)
     return model.to(target).eval()
@@ -114,8 +137,8 @@ def _read_official(path: Path) -> tuple[VTNConfig, dict[str, torch.Tensor], list
     backbone_kwargs = infer_vit_kwargs(state, path)
     try:
         config = VTNConfig.from_official_cfg(cfg, backbone_kwargs=backbone_kwargs)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise CheckpointError(f"{path.name}: its cfg is not a usable VTN config: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise CheckpointError(f"{path.name}: its cfg is not a usable VTN config: {str(exc)[:300]}") from None
     _check_official_shapes(config, state, path, cfg_given=bool(cfg))
     class_names = read_kinetics400_classes() if config.num_classes == 400 else None
     metadata = {"epoch": payload.get("epoch"), "cfg": payload.get("cfg") if isinstance(payload.get("cfg"), str) else None}
@@ -125,28 +148,59 @@ def _read_official(path: Path) -> tuple[VTNConfig, dict[str, torch.Tensor], list
 def _clean_state(state: Any, path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, Mapping) or not state:
         raise CheckpointError(f"{path.name}: 'model_state' should be a non-empty dict of tensors, found {type(state).__name__}")
-    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if len(state) > limits.MAX_TENSORS:
+        raise CheckpointError(f"{path.name}: 'model_state' holds {len(state):,} entries; at most {limits.MAX_TENSORS:,}")
+    bad = [str(k)[:80] for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{path.name}: 'model_state' should hold only tensors; {bad[0]!r} is not a tensor")
+        raise CheckpointError(f"{path.name}: 'model_state' should map names to tensors; {bad[0]!r} does not")
+    total = 0
+    for key, tensor in state.items():
+        _check_tensor_layout(key, tensor, path)
+        total += tensor.numel()
+    if total > limits.MAX_PARAMETERS:
+        raise CheckpointError(f"{path.name}: 'model_state' holds {total / 1e6:,.0f} M values; at most "
+                              f"{limits.MAX_PARAMETERS / 1e6:,.0f} M")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
+def _check_tensor_layout(key: str, tensor: torch.Tensor, path: Path) -> None:
+    """Refuse tensors whose elements overlap in memory (stride 0 or overlapping strides): a few bytes in the
+    file that expand to gigabytes as soon as anything copies them."""
+    name = key[:80]
+    if tensor.numel() > limits.MAX_TENSOR_ELEMENTS:
+        raise CheckpointError(f"{path.name}: tensor {name!r} has {tensor.numel():,} elements; at most "
+                              f"{limits.MAX_TENSOR_ELEMENTS:,}")
+    extent = 1
+    for stride, size in sorted((st, sz) for sz, st in zip(tensor.shape, tensor.stride()) if sz > 1):
+        if stride < extent:
+            raise CheckpointError(f"{path.name}: tensor {name!r} is a strided view whose elements overlap (shape "
+                                  f"{list(tensor.shape)}, strides {list(tensor.stride())}); refused as a memory bomb")
+        extent += stride * (size - 1)
+    if tensor.numel() and tensor.untyped_storage().nbytes() < extent * tensor.element_size():
+        raise CheckpointError(f"{path.name}: tensor {name!r} reaches past its storage")
 
 
 def _parse_cfg(cfg: Any, path: Path) -> dict[str, Any]:
     if cfg is None:
         return {}
-    if isinstance(cfg, Mapping):
-        return dict(cfg)
     if isinstance(cfg, str):
+        if len(cfg) > limits.MAX_CFG_CHARS:
+            raise CheckpointError(f"{path.name}: its 'cfg' is {len(cfg):,} characters; at most {limits.MAX_CFG_CHARS:,}")
         try:
-            parsed = yaml.safe_load(cfg)
+            cfg = yaml.safe_load(cfg)
         except yaml.YAMLError as exc:
-            raise CheckpointError(f"{path.name}: its 'cfg' is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if parsed is None:
+            raise CheckpointError(f"{path.name}: its 'cfg' is not valid YAML: {str(exc).splitlines()[0][:200]}") from None
+        except RecursionError:
+            raise CheckpointError(f"{path.name}: its 'cfg' is nested too deeply") from None
+        if cfg is None:
             return {}
-        if not isinstance(parsed, Mapping):
-            raise CheckpointError(f"{path.name}: its 'cfg' should be a YAML mapping, found {type(parsed).__name__}")
-        return dict(parsed)
-    raise CheckpointError(f"{path.name}: its 'cfg' should be a YAML string, found {type(cfg).__name__}")
+    if not isinstance(cfg, Mapping):
+        raise CheckpointError(f"{path.name}: its 'cfg' should be a YAML mapping, found {type(cfg).__name__}")
+    try:
+        check_tree(cfg, "its 'cfg'")
+    except ValueError as exc:
+        raise CheckpointError(f"{path.name}: {exc}") from None
+    return dict(cfg)
 
 
 def infer_vit_kwargs(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, Any]:
@@ -201,10 +255,18 @@ def _check_official_shapes(config: VTNConfig, state: Mapping[str, torch.Tensor],
 def _read_native(path: Path) -> tuple[VTNConfig, dict[str, torch.Tensor], list[str] | None, dict[str, Any]]:
     from safetensors import SafetensorError, safe_open
 
+    with open(path, "rb") as handle:
+        header_bytes = int.from_bytes(handle.read(8), "little")
+    if header_bytes > limits.MAX_SAFETENSORS_HEADER_BYTES:
+        raise CheckpointError(f"{path.name}: its safetensors header is {human_bytes(header_bytes)}; at most "
+                              f"{human_bytes(limits.MAX_SAFETENSORS_HEADER_BYTES)}")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             header = dict(handle.metadata() or {})
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
+            keys = list(handle.keys())
+            if len(keys) > limits.MAX_TENSORS:
+                raise CheckpointError(f"{path.name}: holds {len(keys):,} tensors; at most {limits.MAX_TENSORS:,}")
+            state = {key: handle.get_tensor(key) for key in keys}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path.name}: not a readable safetensors file (bad header or truncated): {str(exc)[:200]}") from None
     if header.get("format") != NATIVE_FORMAT:
@@ -217,17 +279,27 @@ def _read_native(path: Path) -> tuple[VTNConfig, dict[str, torch.Tensor], list[s
         config = VTNConfig.from_json(header["config"])
         class_names = json.loads(header.get("class_names", "null"))
         extra = {key: _maybe_json(value) for key, value in header.items() if key not in ("config", "class_names")}
+        check_tree(extra, "its metadata")
     except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path.name}: its metadata is malformed (config or class_names): {exc}") from None
+        raise CheckpointError(f"{path.name}: its metadata is malformed (config or class_names): {str(exc)[:300]}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path.name}: its metadata is nested too deeply") from None
     if version > NATIVE_FORMAT_VERSION:
         raise CheckpointError(f"{path.name}: format version {version} is newer than this app reads ({NATIVE_FORMAT_VERSION}); update the app")
     if class_names is not None:
-        if not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names):
-            raise CheckpointError(f"{path.name}: class_names should be a list of strings")
+        try:
+            check_class_names(class_names)
+        except ValueError as exc:
+            raise CheckpointError(f"{path.name}: {exc}") from None
         if len(class_names) != config.num_classes:
             raise CheckpointError(
                 f"{path.name}: class list has {len(class_names)} names but the model has {config.num_classes} classes"
             )
+    extra.pop("warnings", None)  # warnings are found on loading, never taken from the file
+    if "history" in extra:
+        extra["history"], problem = clean_history(extra["history"])
+        if problem:
+            extra["warnings"] = [f"{path.name}: its training history was ignored ({problem})"]
     return config, state, class_names, extra
 
 
@@ -236,6 +308,8 @@ def _maybe_json(value: str) -> Any:
         return json.loads(value)
     except (ValueError, TypeError):
         return value
+    except RecursionError:
+        raise ValueError("a metadata value is nested too deeply") from None
 
 
 def save_checkpoint(model: VTN, path: str | Path, **metadata: Any) -> Path:

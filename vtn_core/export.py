@@ -6,7 +6,6 @@ moves along the curve as the video plays.
 """
 from __future__ import annotations
 
-import html
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from vtn_core import safe_text
 from vtn_core.colours import CURVE_FILL_COLOUR, PEAK_COLOUR, attention_rgb
 from vtn_core.errors import VideoError
 
@@ -29,17 +29,18 @@ CURSOR = (34, 139, 230)
 
 
 def figures_html(figures: dict[str, go.Figure], title: str = "VTN Attention Explorer", note: str = "") -> str:
-    """One self-contained HTML page holding every figure (plotly.js inlined once, works offline)."""
+    """One self-contained HTML page holding every figure (plotly.js inlined once, works offline); ``title``,
+    ``note`` and the figure names are plain text (escaped here); figure labels are escaped by their makers."""
     parts = []
     for number, (name, figure) in enumerate(figures.items()):
         body = figure.to_html(full_html=False, include_plotlyjs=number == 0, config={"displaylogo": False})
-        parts.append(f"<section><h2>{html.escape(name)}</h2>{body}</section>")
-    note_html = f"<p>{html.escape(note)}</p>" if note else ""
+        parts.append(f"<section><h2>{safe_text.html(name, None)}</h2>{body}</section>")
+    note_html = f"<p>{safe_text.html(note, None)}</p>" if note else ""
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title>"
+            f"<title>{safe_text.html(title, None)}</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:24px;color:#212529}"
             "h1{font-size:22px}h2{font-size:16px;margin-top:28px}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1>{note_html}{''.join(parts)}</body></html>")
+            f"<h1>{safe_text.html(title, None)}</h1>{note_html}{''.join(parts)}</body></html>")
 
 
 def _font(size: int) -> ImageFont.ImageFont:

@@ -1,13 +1,13 @@
 """Plotly figures of deletion/insertion curves, built from arrays (no model)."""
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vtn_core import safe_text
 from vtn_core.colours import PEAK_COLOUR
 from vtn_core.plots import TEMPLATE
 
@@ -38,7 +38,7 @@ def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray
         if random_spread is not None and kind in random_spread and "random" in curves:
             _band(fig, x, np.asarray(curves["random"]), np.asarray(random_spread[kind]), column)
         for name, curve in curves.items():
-            line_label = LABELS.get(name, html.escape(name))
+            line_label = LABELS.get(name, safe_text.plotly(name))
             fig.add_trace(go.Scatter(
                 x=x, y=np.asarray(curve, dtype=float), mode="lines+markers", marker={"size": 4},
                 line={"color": COLOURS.get(name), "dash": "dot" if name == "random" else "solid", "width": 2},
@@ -48,9 +48,9 @@ def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray
                               f"<br>probability %{{y:.3f}} · AUC {aucs[name]:.2f}<extra></extra>"), row=1, col=column)
     fig.update_xaxes(title_text="share of frames removed", tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_xaxes(title_text="share of frames added back", tickformat=".0%", range=[0, 1], row=1, col=2)
-    fig.update_yaxes(title_text=f"P({html.escape(label)})" if label else "probability", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text=f"P({safe_text.plotly(label)})" if label else "probability", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(title={"text": html.escape(title), "font": {"size": 15}}, height=height,
+    fig.update_layout(title={"text": safe_text.plotly(title), "font": {"size": 15}}, height=height,
                       margin={"l": 50, "r": 10, "t": 70, "b": 40}, template=TEMPLATE,
                       legend={"orientation": "h", "x": 0.0, "y": -0.22, "yanchor": "top", "font": {"size": 11}})
     fig.update_annotations(font_size=12)

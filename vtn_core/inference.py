@@ -107,6 +107,22 @@ def checkpoint_digest(model: VTN) -> str:
     return cached
 
 
+def _checkpoint_label(model: VTN) -> dict[str, str | None]:
+    """The checkpoint's path and file name as this run knows them."""
+    path = model.metadata.get("path")
+    return {"path": path, "name": Path(str(path or "model")).name}
+
+
+def _skip_notices(skipped: int, decode_errors: int) -> list[str]:
+    """What to tell about samples that got a neighbouring frame: only packets the decoder rejected are
+    "undecodable"; a sample that falls between a sparse stream's timestamps just shows the next frame."""
+    if not skipped:
+        return []
+    if decode_errors:
+        return [f"{skipped} undecodable frames were skipped"]
+    return [f"{skipped} samples fall between the video's frame timestamps and show the next frame"]
+
+
 def run_video(
     model: VTN,
     video: str | Path,
@@ -168,6 +184,10 @@ def run_video(
         if cached is not None:
             for stage in STAGES:
                 report(stage, 1, 1)
+            # the same bytes may have been seen under other names (another upload, a copy): label the hit with
+            # this run's video and checkpoint, never the first run's
+            cached.video.update({"path": str(video), "name": video.name})
+            cached.checkpoint.update(_checkpoint_label(model))
             return cached
 
     prep = model.config.preprocessing
@@ -195,6 +215,7 @@ def run_video(
             report("backbone", done, total)
             waited = time.perf_counter()
         skipped = int(getattr(chunks, "skipped", 0))
+        decode_errors = int(getattr(getattr(chunks, "report", None), "errors", 0) or 0)
 
         report("temporal", 0, 1)
         computed = time.perf_counter()
@@ -213,9 +234,8 @@ def run_video(
                "width": info.width, "height": info.height, "num_frames": info.num_frames,
                "num_frames_exact": info.num_frames_exact, "variable_fps": info.variable_fps,
                "rotation": info.rotation, "codec": info.codec, "container": info.container},
-        checkpoint={"path": model.metadata.get("path"), "name": Path(str(model.metadata.get("path") or "model")).name,
-                    "format": model.metadata.get("format", "in-memory"), "attention": model.attention_mode,
-                    "backbone": model.config.backbone},
+        checkpoint={**_checkpoint_label(model), "format": model.metadata.get("format", "in-memory"),
+                    "attention": model.attention_mode, "backbone": model.config.backbone},
         class_names=list(model.class_names),
         probabilities=torch.softmax(logits, -1).cpu().numpy().astype(np.float32),
         logits=logits.cpu().numpy().astype(np.float32),
@@ -230,8 +250,7 @@ def run_video(
         device=str(model.device),
         settings=settings,
         skipped_frames=skipped,
-        notices=list(encoder.notices) + list(getattr(chunks, "notices", []))
-        + ([f"{skipped} undecodable frames were skipped"] if skipped else []),
+        notices=list(encoder.notices) + list(getattr(chunks, "notices", [])) + _skip_notices(skipped, decode_errors),
     )
     if store is not None and key is not None:
         store.put(key, result)

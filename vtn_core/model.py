@@ -21,6 +21,7 @@ from transformers.utils import ModelOutput
 from transformers.utils import logging as transformers_logging
 
 from vtn_core.attention import install_switchable_projections
+from vtn_core import limits
 from vtn_core.config import ATTENTION_MODES, VTNConfig
 
 
@@ -65,6 +66,16 @@ def build_longformer(config: VTNConfig) -> LongformerModel:
     del encoder.embeddings.word_embeddings
     encoder.embeddings.word_embeddings = None
     return encoder
+
+
+def estimate_parameters(config: VTNConfig) -> int:
+    """Parameters the VTN of ``config`` would have, without allocating them: the backbone is built on the
+    meta device (shapes only), the temporal encoder and head are counted from the config."""
+    with torch.device("meta"):
+        backbone = timm.create_model(config.backbone, pretrained=False, num_classes=0, **config.backbone_kwargs)
+    count = sum(p.numel() for p in backbone.parameters())
+    return count + limits.temporal_parameters(config.hidden_dim, config.num_hidden_layers, config.intermediate_size,
+                                              config.max_position_embeddings, config.mlp_dim, config.num_classes)
 
 
 class VTN(nn.Module):

@@ -11,7 +11,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 from PIL import Image
 
-from vtn_core import strip
+from vtn_core import safe_text, strip
 from vtn_core.colours import (ATTENTION_COLORSCALE, CURVE_FILL_COLOUR, PAGE_BACKGROUND, PEAK_COLOUR, legend_colorbar,
                               uniform_level as uniform_share)
 
@@ -166,8 +166,8 @@ def _mark_peak_span(fig: go.Figure, weights: np.ndarray, times: np.ndarray) -> N
 
 
 def top_k_bars(labels: Sequence[str], probabilities: Sequence[float], title: str = "Top predictions") -> go.Figure:
-    """Horizontal bars of the top classes, best on top."""
-    labels, probabilities = list(labels)[::-1], list(probabilities)[::-1]
+    """Horizontal bars of the top classes, best on top (class names shown as plain text: ``safe_text.plotly``)."""
+    labels, probabilities = [safe_text.plotly(label) for label in labels][::-1], list(probabilities)[::-1]
     fig = go.Figure(go.Bar(x=probabilities, y=labels, orientation="h", marker_color="#d6336c",
                            text=[f"{p:.1%}" for p in probabilities], textposition="auto",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
@@ -279,8 +279,9 @@ def localization_bars(masses: dict[str, Sequence[float]], baseline: float | None
 
 def prediction_change_bars(rows: Sequence[dict], before: str = "learned", after: str = "uniform",
                            title: str = "Predictions before and after") -> go.Figure:
-    """Grouped bars of class probabilities before/after a change (rows: class, before, after)."""
-    labels = [row["class"] for row in rows]
+    """Grouped bars of class probabilities before/after a change (rows: class, before, after; class names shown
+    as plain text)."""
+    labels = [safe_text.plotly(row["class"]) for row in rows]
     fig = go.Figure()
     for k, (key, name) in enumerate((("before", before), ("after", after))):
         values = [row[key] for row in rows]

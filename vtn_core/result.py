@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vtn_core import json_safe
 from vtn_core.attention import normalized_entropy, span_mass, top_fraction_mass, top_frames
 
 
@@ -105,7 +106,7 @@ class Result:
         }
 
     def to_json(self, top_k: int = 5) -> str:
-        return json.dumps(self.to_json_dict(top_k), indent=1)
+        return json_safe.dumps(self.to_json_dict(top_k), indent=1)[0]
 
     def attention_table(self) -> pd.DataFrame:
         """One row per sampled frame: index, time, per-layer head-mean weight, and every head's weight."""

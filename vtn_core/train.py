@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vtn_core import limits
 from vtn_core.checkpoint import save_checkpoint
 from vtn_core.config import Preprocessing, VTNConfig
 from vtn_core.dataset import VideoRecord, class_list, read_labels
@@ -81,6 +82,7 @@ def build_model(recipe: TrainRecipe, class_names: list[str]) -> VTN:
     """A fresh VTN for ``recipe`` (hidden width = the backbone's feature width)."""
     import timm
 
+    limits.check_backbone(recipe.backbone, recipe.backbone_kwargs)  # local architectures only, before timm sees it
     probe = timm.create_model(recipe.backbone, pretrained=False, num_classes=0, **recipe.backbone_kwargs)
     width = int(probe.num_features)
     del probe

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vtn_core import safe_text
 from vtn_core.commands._common import add_checkpoint_arguments, emit_json, load_model_from_args
 
 HELP = "describe a checkpoint (format, backbone, sizes, classes, attention mode, training history)"
@@ -25,8 +26,14 @@ def describe(model) -> dict:
             "parameters": model.num_parameters(), "num_classes": config.num_classes,
             "classes": list(model.class_names), "frames": config.eval_num_frames,
             "crop_size": config.preprocessing.crop_size, "position_scheme": config.position_scheme,
-            "epochs_trained": len(history) or meta.get("epoch"), "final_val_acc": history[-1].get("val_acc") if history else None,
+            "epochs_trained": len(history) or _whole(meta.get("epoch")),
+            "final_val_acc": history[-1].get("val_acc") if history else None,
             "warnings": meta.get("warnings", [])}
+
+
+def _whole(value: object) -> int | None:
+    """An epoch count from metadata (anything else the file holds there is ignored)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(facts, None)
         return 0
     classes = facts["classes"]
-    shown = ", ".join(classes[:8]) + (f", … ({len(classes)} in all)" if len(classes) > 8 else "")
+    shown = ", ".join(safe_text.terminal(c, 40) for c in classes[:8]) + (
+        f", … ({len(classes)} in all)" if len(classes) > 8 else "")
     sys.stdout.write(
-        f"{facts['path']}\n  format {facts['format']}, {facts['file_bytes'] / 1024**2:.1f} MB, "
+        f"{safe_text.terminal(facts['path'], None)}\n  format {facts['format']}, {facts['file_bytes'] / 1024**2:.1f} MB, "
         f"{facts['parameters'] / 1e6:.2f} M parameters\n"
         f"  backbone {facts['backbone']} {facts['backbone_kwargs']}, width {facts['hidden_dim']}\n"
         f"  temporal: {facts['layers']} layers x {facts['heads']} heads, window {facts['attention_window']}, "
@@ -47,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  trained {facts['epochs_trained']} epochs"
                          + (f", final val acc {facts['final_val_acc']:.3f}" if facts["final_val_acc"] is not None else "") + "\n")
     for warning in facts["warnings"]:
-        sys.stdout.write(f"  warning: {warning}\n")
+        sys.stdout.write(f"  warning: {safe_text.terminal(warning, 300)}\n")
     return 0

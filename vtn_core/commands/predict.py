@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vtn_core.commands._common import (add_checkpoint_arguments, emit_json, load_model_from_args, positive_float,
                                        positive_int, stderr_progress, write_text_atomic)
+from vtn_core import safe_text
 from vtn_core.errors import VTNError
 
 HELP = "classify a video and report the [CLS] attention over its frames"
@@ -34,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.video.is_file():
         raise VTNError(f"{args.video}: no such video file")
+    for option, path in (("--json", args.json), ("--csv", args.csv)):
+        if path is not None and str(path) != "-" and path.is_dir():
+            raise VTNError(f"{option} {path} is a folder; give a file name")
     model = load_model_from_args(args)
     if args.attention:
         model.set_attention(args.attention)
@@ -46,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.csv, result.attention_table().to_csv(index=False))
     if not args.json or str(args.json) != "-":
         for label, prob in result.top_k(args.top_k):
-            sys.stdout.write(f"{prob:7.2%}  {label}\n")
+            sys.stdout.write(f"{prob:7.2%}  {safe_text.terminal(label)}\n")
         stats = result.statistics(layer=0)
         top = stats["top_frames"][0]
         sys.stdout.write(f"{result.num_frames} frames on {result.device}; strongest [CLS] attention (layer 0) at "
                          f"frame {top['frame']} ({top['time_s']:.2f} s); {result.timings_s['total']:.2f} s"
                          f"{' (cached)' if result.from_cache else ''}\n")
         for notice in result.notices:
-            sys.stdout.write(f"note: {notice}\n")
+            sys.stdout.write(f"note: {safe_text.terminal(notice, 300)}\n")
     return 0

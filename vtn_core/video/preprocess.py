@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vtn_core.config import Preprocessing
+from vtn_core.limits import MAX_THUMBNAIL_ASPECT
 
 
 def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -147,12 +148,17 @@ def _blend_taps(x: torch.Tensor, taps: tuple[torch.Tensor, ...]) -> torch.Tensor
 
 
 def make_thumbnails(frames: np.ndarray, height: int = 96) -> np.ndarray:
-    """uint8 [N, H, W, 3] → uint8 [N, height, w, 3], aspect kept, antialiased."""
+    """uint8 [N, H, W, 3] → uint8 [N, height, w, 3], aspect kept (frames wider than
+    ``MAX_THUMBNAIL_ASPECT`` are centre-cropped to it, so w <= 3 x height), antialiased."""
     frames = np.asarray(frames)
     if frames.shape[0] == 0:
         return np.zeros((0, height, height, 3), np.uint8)
     src_h, src_w = frames.shape[1:3]
-    width = max(1, int(round(src_w * height / src_h)))
+    widest = max(1, int(src_h * MAX_THUMBNAIL_ASPECT))
+    if src_w > widest:  # an extreme panorama: centre-crop to the widest thumbnail shape first
+        left = (src_w - widest) // 2
+        frames, src_w = frames[:, :, left:left + widest], widest
+    width = max(1, min(int(round(src_w * height / src_h)), int(height * MAX_THUMBNAIL_ASPECT)))
     # uint8 in, uint8 out: torch's integer antialiased kernel (channels-last), ~25x faster than via float
     x = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.uint8)).permute(0, 3, 1, 2)
     x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)

@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from vtn_core.errors import VideoError
+from vtn_core.limits import MAX_VIDEO_ASPECT
 
 MAX_PIXELS = 8192 * 8192  # refuse frames larger than this before decoding anything
 MAX_SIDE = 16384
@@ -88,10 +89,15 @@ def probe_video(path: str | Path) -> VideoInfo:
 def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
     if container.format.name in _NOT_VIDEO_FORMATS:
         raise VideoError(f"{path.name}: not a video file (it reads as {container.format.name} text); {SUPPORTED_HINT}")
-    if not container.streams.video:
+    if not container.streams.video or all(_is_cover_picture(s) for s in container.streams.video):
         kind = "audio only" if container.streams.audio else "no video stream"
+        if container.streams.video:
+            kind += " (its only picture is a cover image)"
         raise VideoError(f"{path.name}: {kind}: there are no frames to look at; {SUPPORTED_HINT}")
     stream = container.streams.video[0]
+    if _is_cover_picture(stream):
+        raise VideoError(f"{path.name}: its first video stream is a cover picture, not a video; re-encode the file "
+                         "with the video first (e.g. to mp4/h264)")
     context = stream.codec_context
     if context.name in _NOT_VIDEO_CODECS:
         raise VideoError(f"{path.name}: not a video file (it reads as {context.name} text); {SUPPORTED_HINT}")
@@ -102,6 +108,9 @@ def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
     if coded_width > MAX_SIDE or coded_height > MAX_SIDE or coded_width * coded_height > MAX_PIXELS:
         raise VideoError(f"{path.name}: frame size {coded_width}x{coded_height} is larger than supported "
                          f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels)")
+    if max(coded_width, coded_height) > MAX_VIDEO_ASPECT * min(coded_width, coded_height):
+        raise VideoError(f"{path.name}: frame size {coded_width}x{coded_height} is too elongated to be a video "
+                         f"(at most {MAX_VIDEO_ASPECT:.0f}:1)")
     time_base = float(stream.time_base) if stream.time_base else 0.0
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
@@ -150,6 +159,14 @@ def _probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
                      coded_width=coded_width, coded_height=coded_height, rotation=rotation, fps=fps,
                      variable_fps=variable, duration_s=duration, num_frames=count, num_frames_exact=exact,
                      has_audio=bool(container.streams.audio), start_time_s=start, keyframe_interval=interval)
+
+
+def _is_cover_picture(stream) -> bool:
+    """An attached picture (an mp3's or m4a's cover art), not a video."""
+    try:
+        return bool(int(stream.disposition) & int(av.stream.Disposition.attached_pic))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _packet_timing(container, stream) -> tuple[list[int], list[int], int]:

@@ -8,9 +8,10 @@ import numpy as np
 
 from vtn_core.config import POSITION_SCHEMES
 from vtn_core.errors import VideoError
+from vtn_core.limits import MAX_SAMPLED_FRAMES, LimitError
 from vtn_core.video.probe import VideoInfo, frame_times
 
-MAX_SAMPLES = 1_000_000
+MAX_SAMPLES = MAX_SAMPLED_FRAMES  # frames one run may sample (vtn_core.limits)
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,16 @@ def sample_indices(info: VideoInfo, num_frames: int | None = None, fps: float | 
         if int(num_frames) < 1:
             raise ValueError("num_frames must be at least 1")
         if int(num_frames) > MAX_SAMPLES:
-            raise ValueError(f"num_frames must be at most {MAX_SAMPLES}")
+            raise LimitError(f"{int(num_frames):,} frames asked; one run samples at most {MAX_SAMPLES:,} frames")
         indices = np.floor(np.linspace(0, n - 1, int(num_frames))).astype(np.int64)
     else:
         if fps is None or not np.isfinite(fps) or fps <= 0:
             raise ValueError("fps must be positive")
-        count = int(np.floor(max(info.duration_s, 0.0) * fps - 1e-9)) + 1
+        span = max(info.duration_s, 0.0) * fps
+        count = int(np.floor(span - 1e-9)) + 1 if np.isfinite(span) and span < 2 * MAX_SAMPLES else 2 * MAX_SAMPLES
         if count > MAX_SAMPLES:
-            raise ValueError(f"{fps} samples/s over {info.duration_s:.0f} s is more than {MAX_SAMPLES} samples")
+            raise LimitError(f"{fps:g} samples/s over {info.duration_s:.0f} s is more than {MAX_SAMPLES:,} samples, "
+                             "the most one run takes (lower --fps)")
         wanted = np.arange(count, dtype=np.float64) / fps
         if times is not None:
             indices = np.searchsorted(times - times[0], wanted + 1e-6, side="right").astype(np.int64) - 1

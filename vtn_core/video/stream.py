@@ -71,6 +71,7 @@ class ChunkStream:
         self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
         self._counts = [0, 0, 0]  # skipped, decoded, errors of the worker processes
         self._notices: list[str] = []
+        self._shape: tuple[int, ...] | None = None  # frame shape of the first chunk: every chunk must match
 
     @property
     def skipped(self) -> int:
@@ -149,8 +150,11 @@ class ChunkStream:
 
     def _gathered_chunk(self, start: int, inputs: list[np.ndarray], thumbs: list[np.ndarray],
                         times: list[float]) -> Chunk:
-        if len({item.shape for item in inputs}) > 1 or len({t.shape for t in thumbs}) > 1:
-            raise VideoError(f"{self.path.name}: the frame size changes within the video; re-encode it")
+        shapes = {t.shape for t in thumbs} | ({self._shape} if self._shape is not None else set())
+        if len({item.shape for item in inputs}) > 1 or len(shapes) > 1:  # within this chunk or since the last
+            raise VideoError(f"{self.path.name}: the frame size changes midway (thumbnails {sorted(shapes)}); "
+                             "re-encode the video to one size (e.g. to mp4/h264)")
+        self._shape = thumbs[0].shape
         return Chunk(start=start, pixels=torch.from_numpy(np.stack(inputs)), thumbnails=np.stack(thumbs),
                      timestamps_s=np.asarray(times))
 
@@ -168,6 +172,15 @@ class ChunkStream:
             yield self._chunk(start, frames, times)
 
     def _chunk(self, start: int, frames: list[np.ndarray], times: list[float]) -> Chunk:
+        first = frames[0].shape
+        changed = next((f.shape for f in frames if f.shape != first), None)
+        if changed is None and self._shape is not None and first != self._shape:
+            changed = first
+        if changed is not None:
+            known = self._shape or first
+            raise VideoError(f"{Path(self.reader.path).name}: the frame size changes midway ({known[1]}x{known[0]} "
+                             f"to {changed[1]}x{changed[0]}); re-encode the video to one size (e.g. to mp4/h264)")
+        self._shape = first
         batch = np.stack(frames)
         return Chunk(start=start, pixels=preprocess_frames(batch, self.prep),
                      thumbnails=make_thumbnails(batch, self.thumb_height), timestamps_s=np.asarray(times))
