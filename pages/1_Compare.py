@@ -1,14 +1,13 @@
 """Compare: two checkpoints on one video — side by side, overlaid on one time axis, and how far they agree."""
 from __future__ import annotations
 
-import html
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ui import catalog, exports, page, runner, views, widgets
-from vtn_core import plots
+from vtn_core import plots, safe_text
 from vtn_core.compare import Agreement, compare_results
 from vtn_core.result import Result
 
@@ -84,7 +83,7 @@ def compare() -> None:
     st.caption(f"Clip: {views.md(video.name)} · {frames} frames sampled"
                + (f" · labelled “{views.md(video.label)}”" if video.label else ""))
     agreement_tiles(agreement)
-    names = (f"A: {html.escape(first.name)}", f"B: {html.escape(second.name)}")
+    names = (f"A: {safe_text.plotly(first.name)}", f"B: {safe_text.plotly(second.name)}")
     overlay = plots.overlay_strips({names[0]: (agreement.times, agreement.weights_a),
                                     names[1]: (agreement.times, agreement.weights_b)}, event_times=event,
                                    title="Both models' attention on one time axis")
