@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "bench": "bench",
     "inspect": "inspect",
+    "batch": "batch",
 }
 
 
