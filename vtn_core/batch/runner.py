@@ -3,6 +3,7 @@ rest on Ray, write as rows arrive, summarise. The Ray-specific part is ``ray_eng
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -89,6 +90,15 @@ def _run_jobs(jobs, checkpoint: Path, frames: int, options: EngineOptions, write
     return engine, time.perf_counter() - began
 
 
+def _earlier_document(out: Path) -> dict[str, Any]:
+    """The run.json of an earlier run in ``out`` (already checked to have the same settings), or {}."""
+    try:
+        document = json.loads((out / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def run_batch(checkpoint: str | Path, data: str | Path, out: str | Path, *, num_frames: int | None = None,
               options: EngineOptions | None = None, retry_errors: bool = False, show_progress: bool = True,
               stream: TextIO | None = None) -> dict[str, Any]:
@@ -119,6 +129,7 @@ def run_batch(checkpoint: str | Path, data: str | Path, out: str | Path, *, num_
     done = read_done(out, digest)
     reused, todo = reuse_done(done, items, digests, retry_errors)
 
+    earlier = _earlier_document(out)
     document: dict[str, Any] = {
         "status": "running", "started": _now(),
         "checkpoint": {"path": str(checkpoint.resolve()), "digest": checkpoint_digest, "name": checkpoint.name,
@@ -126,7 +137,8 @@ def run_batch(checkpoint: str | Path, data: str | Path, out: str | Path, *, num_
                        "classes": len(model.class_names)},
         "data": {"path": str(Path(data).resolve()), "format": source.format},
         "settings": settings, "settings_digest": digest,
-        "engine": {"name": "ray", "address": options.address or "local"},
+        "engine": earlier.get("engine") or {"name": "ray", "address": options.address or "local"},
+        "history": list(earlier.get("history") or []),
     }
     write_json_atomic(out / RUN_JSON, document)
     writer = ResultsWriter(out, digest)
@@ -156,8 +168,11 @@ def run_batch(checkpoint: str | Path, data: str | Path, out: str | Path, *, num_
     table = writer.table()
     document.update(summarise(table))
     document["counts"].update({"resumed": len(reused), "run": len(jobs)})
-    document.update({"status": "complete", "finished": _now(),
-                     "timings": {"wall_s": time.perf_counter() - wall, "engine_startup_s": engine.get("startup_s", 0.0),
-                                 "videos_s": run_s, "videos_per_s": (len(jobs) / run_s) if run_s > 0 else None}})
+    timings = {"wall_s": time.perf_counter() - wall, "engine_startup_s": engine.get("startup_s", 0.0),
+               "videos_s": run_s, "videos_per_s": (len(jobs) / run_s) if run_s > 0 else None}
+    document.update({"status": "complete", "finished": _now(), "timings": timings})
+    document["history"].append({"started": document["started"], "finished": document["finished"],
+                                "run": len(jobs), "resumed": len(reused), "failed": document["counts"]["failed"],
+                                "timings": timings, "engine": engine or None})
     write_json_atomic(out / RUN_JSON, document)
     return document
