@@ -157,3 +157,27 @@ def test_progress_text_rate_and_eta():
     text = progress_text(5, 20, 10.0, failed=1, steady_rate=1.0)
     assert "5/20" in text and "0.50 videos/s" in text and "ETA 0:15" in text and "1 failed" in text
     assert format_eta(3725) == "1:02:05" and format_eta(float("nan")) == "--:--"
+
+
+def test_bad_batch_arguments_are_one_error_line(tmp_path, capsys):
+    from vtn_core.cli import main
+
+    fake_run(tmp_path / "other", 3)  # a run folder of other settings: never overwritten
+    (tmp_path / "videos").mkdir()
+    make_video(tmp_path / "videos" / "a.mp4", 8)
+    base = ["batch", "--checkpoint", str(CHECKPOINT), "--out", str(tmp_path / "r")]
+    cases = [(["--data", str(tmp_path / "missing")], "no such file or folder"),
+             (["--data", str(tmp_path), "--workers", "0"], "must be at least 1"),
+             (["--data", str(tmp_path), "--gpus-per-worker", "-1"], "must be positive"),
+             (["--data", str(tmp_path / "videos"), "--out", str(tmp_path / "other")], "choose a new --out folder"),
+             (["--data", str(tmp_path / "videos"), "--out", str(tmp_path / "videos" / "a.mp4")], "is not a folder")]
+    for extra, message in cases:
+        try:
+            status = main(base + extra)
+        except SystemExit as exc:  # argparse's own errors
+            status = exc.code
+        assert status == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r").exists()
+
