@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import catalog, exports, page, runner, state, views, widgets
+from ui import catalog, exports, handoff, page, runner, state, views, widgets
 from vtn_core import plots
 
 
@@ -16,6 +16,9 @@ def sidebar_choices() -> tuple[widgets.CheckpointChoice | None, widgets.VideoCho
     """Checkpoint, video and device from the sidebar (device drawn last but read first)."""
     model_box, video_box, compute_box = st.sidebar.container(), st.sidebar.container(), st.sidebar.container()
     device = widgets.device_picker("explore_device", where=compute_box)
+    handed = handoff.received(where=model_box)  # a row opened from the Corpus page
+    if handed is not None:
+        return handed[0], handed[1], device
     model_box.subheader("Model")
     checkpoint = widgets.checkpoint_picker("explore_checkpoint", device, where=model_box)
     video_box.subheader("Video")
