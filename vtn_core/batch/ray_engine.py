@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from vtn_core.batch.inputs import BatchItem
 from vtn_core.batch.rows import DIGEST, INDEX, predict_row, rows_table
-from vtn_core.errors import DataError
+from vtn_core.errors import DataError, VTNError
 
 OBJECT_STORE_BYTES = 128 * 1024**2  # rows are small: keep the local object store modest
 TASK_RETRIES = 3  # a video whose worker dies this many times becomes an error row instead of a hang
@@ -97,22 +97,35 @@ def start(options: EngineOptions) -> tuple[dict[str, Any], bool]:
     started = time.perf_counter()
     owned = False
     if not ray.is_initialized():
-        if options.address:
-            ray.init(address=options.address, logging_level=logging.ERROR, log_to_driver=False)
-        else:
-            import torch
-
-            os.environ["PYTHONPATH"] = os.pathsep.join(
-                p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)  # local workers import vtn_core
-            gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-            cpus = options.workers or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, num_gpus=gpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-                     logging_level=logging.ERROR, log_to_driver=False)
+        _init(ray, options)
         owned = True
     resources = ray.cluster_resources()
     return {"name": "ray", "version": ray.__version__, "address": options.address or "local",
             "cluster_cpus": float(resources.get("CPU", 0)), "cluster_gpus": float(resources.get("GPU", 0)),
             "startup_s": time.perf_counter() - started}, owned
+
+
+def _init(ray, options: EngineOptions) -> None:
+    """``ray.init`` for a cluster address or a local Ray; one retry (a loaded machine can miss Ray's own 30 s
+    start-up wait), then a ``VTNError`` instead of a traceback."""
+    for attempt in (1, 2):
+        try:
+            if options.address:
+                ray.init(address=options.address, logging_level=logging.ERROR, log_to_driver=False)
+            else:
+                import torch
+
+                os.environ["PYTHONPATH"] = os.pathsep.join(
+                    p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)  # local workers import vtn_core
+                gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+                ray.init(num_cpus=options.workers or os.cpu_count() or 1, num_gpus=gpus, include_dashboard=False,
+                         object_store_memory=OBJECT_STORE_BYTES, logging_level=logging.ERROR, log_to_driver=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - Ray raises plain Exception/ConnectionError on start-up failures
+            ray.shutdown()
+            if attempt == 2 or options.address:
+                where = f"the Ray cluster at {options.address}" if options.address else "a local Ray"
+                raise VTNError(f"could not start or reach {where}: {str(exc).splitlines()[0][:300]}") from None
 
 
 def stop() -> None:
