@@ -11,11 +11,12 @@ import pytest
 
 from tests.app_assets import build_assets
 from tests.batch_data import fake_run
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, RESULT_TIMEOUT_MS, SCREENSHOTS, app_server, wait_idle
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, app_server, wait_idle
 from tests.videos import make_video
 from vtn_core.batch.store import write_bytes_atomic
 
 pytestmark = pytest.mark.browser
+RESULT_TIMEOUT_MS = 400_000  # the first render imports torch, timm and DuckDB: minutes on a loaded 2-core box
 
 
 def corpus_runs(root: Path, checkpoint: Path, videos: Path) -> Path:
@@ -54,7 +55,7 @@ def test_corpus_page_opens_a_row_in_explore(tmp_path):
             page.get_by_text("Mean confidence").first.wait_for(timeout=RESULT_TIMEOUT_MS)
             page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=RESULT_TIMEOUT_MS)
             page.locator(".js-plotly-plot").first.wait_for(timeout=RESULT_TIMEOUT_MS)
-            wait_idle(page)
+            wait_idle(page, RESULT_TIMEOUT_MS)
             assert page.locator("[data-testid='stException']").count() == 0
             assert page.get_by_text("10 videos match").count() == 1
             page.screenshot(path=str(SCREENSHOTS / "corpus_01_run.png"), full_page=True)
@@ -63,20 +64,20 @@ def test_corpus_page_opens_a_row_in_explore(tmp_path):
             outcome.click()
             page.get_by_role("option", name="Failed").first.click()
             page.get_by_text("1 videos match").first.wait_for(timeout=RESULT_TIMEOUT_MS)
-            wait_idle(page)
+            wait_idle(page, RESULT_TIMEOUT_MS)
             outcome.click()
             page.get_by_role("option", name="All").first.click()
             page.get_by_text("10 videos match").first.wait_for(timeout=RESULT_TIMEOUT_MS)
-            wait_idle(page)
+            wait_idle(page, RESULT_TIMEOUT_MS)
 
             row = page.locator("[data-testid='stSelectbox']").filter(has_text="Row to open").first
             row.click()
             page.get_by_role("option", name="row 3 ·").first.click()
-            wait_idle(page)
+            wait_idle(page, RESULT_TIMEOUT_MS)
             page.get_by_role("button", name="Open in Explore").click()
             page.get_by_text("Opened from Corpus").first.wait_for(timeout=RESULT_TIMEOUT_MS)
             page.get_by_text("Prediction:").first.wait_for(timeout=RESULT_TIMEOUT_MS)
-            wait_idle(page)
+            wait_idle(page, RESULT_TIMEOUT_MS)
             assert page.get_by_text("run learned, row 3").count() >= 1
             assert page.locator("[data-testid='stException']").count() == 0
             assert page.locator("[data-testid='stAlertContentError']").count() == 0
