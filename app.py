@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import catalog, explain_views, exports, page, present, runner, views, widgets
+from ui import catalog, explain_views, exports, handoff, page, present, runner, views, widgets
 from vtn_core import plots
 
 
@@ -17,6 +17,9 @@ def sidebar_choices(presenting: bool = False) -> tuple[widgets.CheckpointChoice 
     video opens on the demo clip that shows the learned model best."""
     model_box, video_box, compute_box = st.sidebar.container(), st.sidebar.container(), st.sidebar.container()
     device = widgets.device_picker("explore_device", where=compute_box)
+    handed = handoff.received(where=model_box)  # a row opened from the Corpus page
+    if handed is not None:
+        return handed[0], handed[1], device
     model_box.subheader("Model")
     checkpoint = widgets.checkpoint_picker("explore_checkpoint", device, where=model_box)
     if presenting:

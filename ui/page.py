@@ -16,6 +16,7 @@ PAGES = {
     "compare": ("pages/1_Compare.py", "Compare", ":material/compare_arrows:"),
     "ablation": ("pages/2_Ablation.py", "Ablation", ":material/balance:"),
     "checkpoints": ("pages/3_Checkpoints.py", "Checkpoints", ":material/inventory_2:"),
+    "corpus": ("pages/4_Corpus.py", "Corpus", ":material/table_view:"),
 }
 
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect",
     "app": "app",
     "explain": "explain",
+    "batch": "batch",
 }
 
 

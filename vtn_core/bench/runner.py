@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from vtn_core.bench.common import BenchOptions, bundled_model, describe, generated_video, machine_info, vit_b_model
 
 BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu",
-              "demo_first")
+              "demo_first", "batch")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
         "cache": lambda: _cache(bundled, clip, sizes),
         "gpu": lambda: _gpu(bundled, clip, sizes, options.quick),
         "demo_first": lambda: _demo_first(options, sizes),
+        "batch": lambda: _batch(options),
     }
     for name in selected:
         say(f"{name} ...")
@@ -165,3 +167,10 @@ def _gpu(bundled, clip, sizes: Sizes, quick: bool) -> dict[str, Any]:
     from vtn_core.bench.gpu import bench_gpu
 
     return bench_gpu(bundled, clip, sizes.frames_bundled, CHUNK, 1 if quick else 3, quick)
+
+
+def _batch(options: BenchOptions) -> dict[str, Any]:
+    from vtn_core.bench.batchbench import bench_batch
+    from vtn_core.bench.common import BUNDLED_CHECKPOINT
+
+    return bench_batch(Path(options.checkpoint or BUNDLED_CHECKPOINT), options.video_dir, options.quick)

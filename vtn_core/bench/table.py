@@ -143,9 +143,20 @@ def demo_first_rows(doc: dict[str, Any]) -> list[Row]:
              _verdict(doc["first_result_s"] <= 10))]
 
 
+def batch_rows(doc: dict[str, Any]) -> list[Row]:
+    one, two = doc["workers_1"], doc["workers_2"]
+    return [(f"batch on Ray, {doc['videos']} videos: 2 vs 1 worker", f"{doc['speedup_2_vs_1']:.2f}x "
+             f"({two['videos_per_s']:.2f} / {one['videos_per_s']:.2f} videos/s)", "> 1 (2 cores)",
+             _verdict(doc["speedup_2_vs_1"] > 1)),
+            ("  Ray overhead per video vs run_video loop", f"{doc['ray_overhead_per_video_s'] * 1000:.0f} ms "
+             f"(loop {doc['loop_s'] / doc['videos'] * 1000:.0f} ms/video; Ray start {one['engine_startup_s']:.1f} s)",
+             "", "")]
+
+
 BUILDERS = {"decoding": decoding_rows, "resize": resize_rows, "overhead": overhead_rows, "decode": decode_rows,
             "multiview": multiview_rows, "long_video": long_rows,
-            "temporal_scaling": scaling_rows, "cache": cache_rows, "gpu": gpu_rows, "demo_first": demo_first_rows}
+            "temporal_scaling": scaling_rows, "cache": cache_rows, "gpu": gpu_rows, "demo_first": demo_first_rows,
+            "batch": batch_rows}
 
 
 def render(document: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, help="where generated test videos are kept (default: "
                         "~/.cache/vtn-explorer/bench)")
     parser.add_argument("--only", help="comma-separated subset of: decoding, resize, overhead, decode, multiview, long_video, "
-                        "temporal_scaling, cache, gpu, demo_first")
+                        "temporal_scaling, cache, gpu, demo_first, batch")
 
 
 def _selection(text: str | None) -> tuple[str, ...]:

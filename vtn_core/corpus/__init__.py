@@ -1,0 +1,1 @@
+"""Browse batch runs: find run folders, query ``results.parquet`` with DuckDB, compare two runs, draw them."""
