@@ -91,7 +91,11 @@ def _quiet() -> None:
 def start(options: EngineOptions) -> tuple[dict[str, Any], bool]:
     """Connect to ``options.address`` or start a local Ray in-process (explicit CPUs, no dashboard, small
     object store). Returns (engine description, whether we started it and must shut it down)."""
-    import ray
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise VTNError("batch needs Ray, which is not installed: pip install 'vtn-attention-explorer[corpus]' "
+                       "(or: pip install 'ray[data]')") from None
 
     _quiet()
     started = time.perf_counter()
