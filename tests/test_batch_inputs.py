@@ -167,10 +167,10 @@ def test_bad_batch_arguments_are_one_error_line(tmp_path, capsys):
     make_video(tmp_path / "videos" / "a.mp4", 8)
     base = ["batch", "--checkpoint", str(CHECKPOINT), "--out", str(tmp_path / "r")]
     cases = [(["--data", str(tmp_path / "missing")], "no such file or folder"),
-             (["--data", str(tmp_path), "--workers", "0"], "must be at least 1"),
-             (["--data", str(tmp_path), "--gpus-per-worker", "-1"], "must be positive"),
+             (["--data", str(tmp_path), "--workers", "0"], "must be between 1 and"),
+             (["--data", str(tmp_path), "--gpus-per-worker", "-1"], "must be a finite number above 0"),
              (["--data", str(tmp_path / "videos"), "--out", str(tmp_path / "other")], "choose a new --out folder"),
-             (["--data", str(tmp_path / "videos"), "--out", str(tmp_path / "videos" / "a.mp4")], "is not a folder")]
+             (["--data", str(tmp_path / "videos"), "--out", str(tmp_path / "videos" / "a.mp4")], "refusing to overwrite it")]
     for extra, message in cases:
         try:
             status = main(base + extra)

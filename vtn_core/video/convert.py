@@ -21,6 +21,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vtn_core.config import Preprocessing
+from vtn_core.limits import MAX_THUMBNAIL_ASPECT
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
 CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
@@ -188,6 +189,10 @@ class FrameConverter:
         """FFmpeg's area downscale straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``."""
         height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
         thumb_w = max(1, int(round(width * self.thumb_height / height)))
+        if thumb_w > self.thumb_height * MAX_THUMBNAIL_ASPECT:  # a panorama: make_thumbnails crops it to the cap
+            from vtn_core.video.preprocess import make_thumbnails  # torch, only for this rare case
+
+            return make_thumbnails(self._rotate(frame.to_ndarray(format="rgb24"))[None], self.thumb_height)[0]
         out_w, out_h = (self.thumb_height, thumb_w) if self.turns % 2 else (thumb_w, self.thumb_height)
         small = self._thumb.reformat(frame, width=out_w, height=out_h, format="rgb24",
                                      interpolation=THUMBNAIL_INTERPOLATION, threads=1).to_ndarray()
