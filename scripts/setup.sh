@@ -15,6 +15,8 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.requirements-*
     touch "$stamp"
 fi
+# compile the decoder's pixel loops once (numba caches them), so the first analysis does not wait for it
+.venv/bin/python -c "from vtn_core.video import kernels; kernels.warm_up()"
 if [ "${1:-}" = "--tests" ] && ! command -v chromium >/dev/null 2>&1; then
     echo "setup: installing Debian's chromium for the browser tests..." >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

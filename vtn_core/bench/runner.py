@@ -39,12 +39,12 @@ class Sizes:
 FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3,
              repeats_multiview=2, decode_s=600, decode_samples=250, vit_views=(1, 3), bundled_views=(10, 3),
              long_minutes=(10, 60),
-             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=2, scaling_video_s=300,
+             scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=5, scaling_video_s=300,
              scaling_video_gop=250, scaling_fps=1.0)
 QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=4, chunk_vit=4, repeats_bundled=2,
               repeats_multiview=1, decode_s=20, decode_samples=40, vit_views=(1, 1), bundled_views=(3, 3),
               long_minutes=(0.25, 0.5),
-              scaling_tokens=(250, 500), scaling_repeats=1, decoding_repeats=2, scaling_video_s=30,
+              scaling_tokens=(250, 500), scaling_repeats=1, decoding_repeats=5, scaling_video_s=60,
               scaling_video_gop=50, scaling_fps=5.0)
 CHUNK = 32
 SINGLE_PASS_FRAMES = 250

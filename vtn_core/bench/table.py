@@ -20,6 +20,11 @@ def decoding_rows(doc: dict[str, Any]) -> list[Row]:
                      _verdict(r["decode_overhead"] <= 1.5)))
         rows.append(("  before (whole-frame RGB per frame)", f"{r['decode_overhead_legacy']:.2f}x "
                      f"({r['legacy_s']:.2f} s)", "", ""))
+        if "bare_threaded_s" in r:
+            spread = r["decode_overhead_ratios"]
+            rows.append((f"  bare: FFmpeg threads {r['bare_threaded_s']:.2f} s, one thread "
+                         f"{r['bare_single_thread_s']:.2f} s", f"ratios {min(spread):.2f}-{max(spread):.2f} over "
+                         f"{len(spread)} repeats", "", ""))
     sc = doc["scaling"]
     rows.append((f"decode_scaling 2 workers / 1 ({sc['video']['seconds']:.0f} s 720p, key every "
                  f"{sc['video'].get('keyframe_interval', '?')}, {sc['samples']} samples)",

@@ -1,4 +1,4 @@
-"""A decoded frame → only the pixels the model reads, and a thumbnail made by the decoder's own scaler.
+"""A decoded frame → only the pixels the model reads, and an area-averaged thumbnail made from its YUV planes.
 
 Today's recipe converts the whole frame to RGB (``frame.to_ndarray("rgb24")``) and crops afterwards. The same
 RGB values come out of FFmpeg's converter when it is given only the YUV rows and columns the crop reads:
@@ -8,12 +8,13 @@ compact frame built from whole 2 x 2 blocks converts to exactly the pixels of th
 
 Safety: the first frame of every stream is also converted the old way and compared; any difference (another
 FFmpeg build, another pixel format) switches that stream to whole-frame conversion, which stays exact.
-One ``VideoReformatter`` per stream and job (model pixels, thumbnails) keeps FFmpeg's scaler context alive
-between frames, single-threaded: a fresh context per frame with automatic threads was most of the cost
+One ``VideoReformatter`` per stream, job (model pixels, thumbnails) and converter thread keeps FFmpeg's scaler
+context alive between frames, single-threaded: a fresh context per frame with automatic threads was most of the cost
 (13.5 vs 0.5 ms per 720p frame, measured in docs/VIDEO.md).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import av
@@ -21,12 +22,15 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vtn_core.config import Preprocessing
+from vtn_core.video import kernels
 from vtn_core.limits import MAX_THUMBNAIL_ASPECT
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
 CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
 # above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks
 COMPACT_AREA = 0.25
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+AREA_FORMATS = ("yuv420p", "yuvj420p")  # planar 4:2:0, 8 bits: the area kernel's thumbnails
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
 
 
@@ -115,8 +119,7 @@ def _blocks(plan: CropPixels) -> _Blocks:
 
 
 def _plane(frame: av.VideoFrame, index: int, rows: int, width_bytes: int) -> np.ndarray:
-    plane = frame.planes[index]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :width_bytes]
+    return _plane_rows(frame, index)[:rows, :width_bytes]
 
 
 @dataclass
@@ -138,14 +141,33 @@ class FrameConverter:
     mode: str = "auto"
     mode_used: str | None = None
     known: dict = field(default_factory=dict)
-    _rgb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
-    _thumb: VideoReformatter = field(default_factory=VideoReformatter, repr=False)
-    _small: VideoReformatter = field(default_factory=VideoReformatter, repr=False)  # compact frames' own size
+    _local: threading.local = field(default_factory=threading.local, repr=False)  # reformatters per thread
+    _choosing: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _plans: dict = field(default_factory=dict, repr=False)
+    _boxes: dict = field(default_factory=dict, repr=False)  # thumbnail boxes per (frame size, thumbnail size)
 
     def __post_init__(self) -> None:
         if self.mode not in CONVERSION_MODES:
             raise ValueError(f"unknown conversion mode {self.mode!r}")
+
+    @property
+    def _rgb(self) -> VideoReformatter:
+        return self._reformatter("rgb")
+
+    @property
+    def _thumb(self) -> VideoReformatter:
+        return self._reformatter("thumb")
+
+    @property
+    def _small(self) -> VideoReformatter:  # compact frames' own size
+        return self._reformatter("small")
+
+    def _reformatter(self, job: str) -> VideoReformatter:
+        """One FFmpeg scaler per job and thread: a scaler context is not shared between threads."""
+        kept = self._local.__dict__
+        if job not in kept:
+            kept[job] = VideoReformatter()
+        return kept[job]
 
     @property
     def turns(self) -> int:
@@ -165,28 +187,25 @@ class FrameConverter:
         if self.mode == "decoder-resize":
             self.mode_used = self.mode
             return self._decoder_resized(frame), self.thumbnail(frame)
-        plan, _ = self.plan_for(frame)
-        gathered, thumbnail = self.gather(frame)
-        return model_input(gathered[None], plan, self.prep)[0], thumbnail
+        plan, blocks = self.plan_for(frame)
+        self._settle_mode(frame, plan, blocks)
+        image, rows, cols = self._source(frame, plan, blocks)
+        return self._model_input(image, rows, cols, plan), self.thumbnail(frame)
 
     def gather(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
         """(the crop's source pixels uint8 [len(rows), len(cols), 3], the thumbnail) of one decoded frame."""
         plan, blocks = self.plan_for(frame)
-        if self.mode_used is None:
-            self.mode_used = self._choose(frame, plan, blocks)
-        if self.mode_used == "compact":
-            gathered = self._compact(frame, blocks)
-        else:
-            image = self.legacy_rgb(frame) if self.mode_used == "legacy" else self._whole(frame)
-            gathered = image[plan.rows][:, plan.cols]
-        return gathered, self.thumbnail(frame)
+        self._settle_mode(frame, plan, blocks)
+        return _gathered(*self._source(frame, plan, blocks)), self.thumbnail(frame)
 
     def legacy_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The recipe's conversion: the whole frame, a fresh reformatter, rotation applied."""
         return self._rotate(frame.to_ndarray(format="rgb24"))
 
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
-        """FFmpeg's area downscale straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``."""
+        """Area-averaged straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``: the Y, U and
+        V planes averaged over boxes (``kernels.area_rgb``) and converted to RGB;
+        FFmpeg's own area scaler where the kernels cannot (no numba, other pixel formats, tiny frames)."""
         height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
         thumb_w = max(1, int(round(width * self.thumb_height / height)))
         if thumb_w > self.thumb_height * MAX_THUMBNAIL_ASPECT:  # a panorama: make_thumbnails crops it to the cap
@@ -194,11 +213,55 @@ class FrameConverter:
 
             return make_thumbnails(self._rotate(frame.to_ndarray(format="rgb24"))[None], self.thumb_height)[0]
         out_w, out_h = (self.thumb_height, thumb_w) if self.turns % 2 else (thumb_w, self.thumb_height)
-        small = self._thumb.reformat(frame, width=out_w, height=out_h, format="rgb24",
-                                     interpolation=THUMBNAIL_INTERPOLATION, threads=1).to_ndarray()
+        small = self._area_thumbnail(frame, out_w, out_h)
+        if small is None:
+            small = self._thumb.reformat(frame, width=out_w, height=out_h, format="rgb24",
+                                         interpolation=THUMBNAIL_INTERPOLATION, threads=1).to_ndarray()
         return self._rotate(small)
 
+    def _area_thumbnail(self, frame: av.VideoFrame, out_w: int, out_h: int) -> np.ndarray | None:
+        """uint8 [out_h, out_w, 3] of a planar 4:2:0 frame by the area kernel, or ``None`` where it does not apply."""
+        key = (frame.width, frame.height, out_w, out_h)
+        if key not in self._boxes:
+            chroma_w, chroma_h = (frame.width + 1) // 2, (frame.height + 1) // 2
+            fits = chroma_w >= out_w and chroma_h >= out_h
+            self._boxes[key] = (kernels.box_samples(frame.height, out_h), kernels.box_samples(frame.width, out_w),
+                                kernels.box_samples(chroma_h, out_h), kernels.box_samples(chroma_w, out_w)) \
+                if fits else None
+        boxes = self._boxes[key]
+        if boxes is None or not kernels.AVAILABLE or frame.format.name not in AREA_FORMATS:
+            return None
+        planes = tuple(_plane_rows(frame, i) for i in range(3))
+        full_range = frame.format.name == "yuvj420p" or frame.color_range == FULL_RANGE
+        return kernels.area_rgb(planes, frame.width, boxes, frame.colorspace, full_range)
+
     # ---- the ways to convert ---------------------------------------------------------------------------
+    def _settle_mode(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> None:
+        """Choose the conversion on the first frame (once, whichever converter thread gets there first)."""
+        if self.mode_used is None:
+            with self._choosing:
+                if self.mode_used is None:
+                    self.mode_used = self._choose(frame, plan, blocks)
+
+    def _source(self, frame: av.VideoFrame, plan: CropPixels,
+                blocks: _Blocks | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(RGB rows uint8 [H, row bytes], where plan.rows lie in them, where plan.cols lie in bytes)."""
+        if self.mode_used == "compact":
+            rgb = self._compact_frame(frame, blocks)
+            return _rows_of(rgb), blocks.rows_in_compact, 3 * blocks.cols_in_compact
+        if self.mode_used == "legacy" or self.turns:
+            image = self.legacy_rgb(frame) if self.mode_used == "legacy" else self._whole(frame)
+            return image.reshape(image.shape[0], -1), plan.rows, 3 * plan.cols
+        return _rows_of(self._rgb.reformat(frame, format="rgb24", threads=1)), plan.rows, 3 * plan.cols
+
+    def _model_input(self, image: np.ndarray, rows: np.ndarray, cols: np.ndarray, plan: CropPixels) -> np.ndarray:
+        """The kernel on the RGB rows (no gathered copy); numpy's ``model_input`` where numba is missing."""
+        if not kernels.AVAILABLE:
+            return model_input(_gathered(image, rows, cols)[None], plan, self.prep)[0]
+        mean = np.asarray(self.prep.mean, dtype=np.float32) * np.float32(255.0)
+        std = np.asarray(self.prep.std, dtype=np.float32) * np.float32(255.0)
+        return kernels.crop_input(image, plan.taps, rows, cols, mean, std)
+
     def _choose(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> str:
         if self.mode != "auto":
             if self.mode == "compact" and (blocks is None or frame.format.name not in COMPACT_FORMATS):
@@ -238,28 +301,59 @@ class FrameConverter:
         top, left = int(ceil((new_h - crop) / 2)), int(ceil((new_w - crop) / 2))
         block = np.ascontiguousarray(image[top:top + crop, left:left + crop])
         plain = CropPixels(crop, crop, np.arange(crop), np.arange(crop), None)
-        return model_input(block[None], plain, self.prep)[0]
+        return self._model_input(block.reshape(crop, -1), plain.rows, 3 * plain.cols, plain)
 
     def _whole(self, frame: av.VideoFrame) -> np.ndarray:
         return self._rotate(self._rgb.reformat(frame, format="rgb24", threads=1).to_ndarray())
 
     def _compact(self, frame: av.VideoFrame, blocks: _Blocks) -> np.ndarray:
-        """Convert only the 2 x 2 blocks the crop reads; the plan's pixels picked out of the result."""
+        """The plan's pixels uint8 [R, C, 3], converted from only the 2 x 2 blocks the crop reads."""
+        rgb = _rows_of(self._compact_frame(frame, blocks))
+        return _gathered(rgb, blocks.rows_in_compact, 3 * blocks.cols_in_compact)
+
+    def _compact_frame(self, frame: av.VideoFrame, blocks: _Blocks) -> av.VideoFrame:
+        """An RGB frame of only the 2 x 2 blocks the crop reads, converted by FFmpeg."""
         height, width = frame.height, frame.width
         half_h, half_w = (height + 1) // 2, (width + 1) // 2
-        luma = _plane(frame, 0, height, width)[blocks.luma_rows][:, blocks.luma_cols]
-        if frame.format.name == "nv12":
-            both = _plane(frame, 1, half_h, 2 * half_w)[blocks.row_pairs]
-            u, v = both[:, 2 * blocks.col_pairs], both[:, 2 * blocks.col_pairs + 1]
-        else:
-            u = _plane(frame, 1, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
-            v = _plane(frame, 2, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
-        packed = np.concatenate([luma.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, luma.shape[1])
+        rows, cols = len(blocks.luma_rows), len(blocks.luma_cols)
         target = "yuvj420p" if frame.format.name == "yuvj420p" else "yuv420p"
-        compact = av.VideoFrame.from_ndarray(packed, format=target)
-        rgb = self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace,
-                                         threads=1).to_ndarray()
-        return rgb[blocks.rows_in_compact][:, blocks.cols_in_compact]
+        if frame.format.name == "nv12" or not kernels.AVAILABLE:
+            luma = _plane(frame, 0, height, width)[blocks.luma_rows][:, blocks.luma_cols]
+            if frame.format.name == "nv12":
+                both = _plane(frame, 1, half_h, 2 * half_w)[blocks.row_pairs]
+                u, v = both[:, 2 * blocks.col_pairs], both[:, 2 * blocks.col_pairs + 1]
+            else:
+                u = _plane(frame, 1, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
+                v = _plane(frame, 2, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
+            packed = np.concatenate([luma.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, cols)
+            compact = av.VideoFrame.from_ndarray(packed, format=target)
+        else:  # straight into a frame kept for this thread (no gathered copies, no allocation)
+            key = ("compact", rows, cols, target)
+            kept = self._local.__dict__
+            if key not in kept:
+                kept[key] = av.VideoFrame(cols, rows, target)
+            compact = kept[key]
+            kernels.pack_blocks(tuple(_plane_rows(frame, i) for i in range(3)), blocks.luma_rows, blocks.luma_cols,
+                                blocks.row_pairs, blocks.col_pairs, tuple(_plane_rows(compact, i) for i in range(3)))
+        compact.color_range = frame.color_range
+        return self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace, threads=1)
 
     def _rotate(self, image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
+
+
+def _plane_rows(frame: av.VideoFrame, index: int) -> np.ndarray:
+    """Plane ``index`` as uint8 [rows, line size] (C-contiguous, padding included), no copy."""
+    plane = frame.planes[index]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+
+
+def _rows_of(rgb: av.VideoFrame) -> np.ndarray:
+    """An rgb24 frame's pixel rows uint8 [H, line size] without a copy (the array keeps the frame alive)."""
+    return _plane_rows(rgb, 0)[:rgb.height]
+
+
+def _gathered(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """uint8 [len(rows), len(cols), 3] from RGB rows ``image`` [H, row bytes] (``cols`` in bytes)."""
+    columns = (cols[:, None] + np.arange(3)).reshape(-1)
+    return image[rows][:, columns].reshape(len(rows), len(cols), 3)

@@ -16,6 +16,7 @@ from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DecodeReport, FrameReader
+from vtn_core.video.overlap import converted_in_order, converter_threads
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
 from vtn_core.video.segments import (
@@ -29,6 +30,11 @@ from vtn_core.video.segments import (
 )
 
 _DONE = object()
+
+
+def _as_decoded(frame):
+    """The reader's conversion when converter threads do the work: the decoded frame itself."""
+    return frame
 
 
 @dataclass
@@ -52,23 +58,27 @@ class ChunkStream:
     ``workers``: decode processes (``None``: ``segments.plan_workers`` decides, 1 for short clips);
     with more than one, keyframe-aligned segments are decoded by a process pool and merged in order.
     ``decode_device``: "auto", "cpu" or "cuda" (``video.hwdecode``; GPU decoding runs in this process).
+    ``converters``: threads converting decoded frames while the next ones decode (``video.overlap``; ``None``:
+    one per two cores, 0: convert in the decoding thread).
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                  info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
                  strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
-                 conversion: str = "auto") -> None:
+                 conversion: str = "auto", converters: int | None = None) -> None:
         indices = np.asarray(indices, dtype=np.int64)
         if np.any(np.diff(indices) < 0):
             raise ValueError("sample indices must be in increasing order")
         self.path, self.indices = Path(path), indices
         self.converter = FrameConverter(prep, thumb_height, 0, conversion if conversion != "legacy" else "auto")
-        convert = None if conversion == "legacy" else self.converter.convert
-        self.reader = FrameReader(path, indices, info, strategy, convert=convert, device=decode_device)
+        # the reader hands decoded frames over as they are; converter threads convert them (``_in_process``)
+        passthrough = None if conversion == "legacy" else _as_decoded
+        self.reader = FrameReader(path, indices, info, strategy, convert=passthrough, device=decode_device)
         self.converter.rotation = self.reader.info.rotation
         self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
         self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
+        self.converters = converter_threads() if converters is None else max(0, int(converters))
         self._counts = [0, 0, 0]  # skipped, decoded, errors of the worker processes
         self._notices: list[str] = []
         self._shape: tuple[int, ...] | None = None  # frame shape of the first chunk: every chunk must match
@@ -108,7 +118,9 @@ class ChunkStream:
             yield self._gathered_chunk(start, gathered, thumbs, times)
 
     def _in_process(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
-        for _, (pixels, thumbnail), time_s in self.reader:
+        """Decode here, convert on ``converters`` threads at the same time (``video.overlap``)."""
+        for _, (pixels, thumbnail), time_s in converted_in_order(self.reader, self.converter.convert,
+                                                                 self.converters):
             yield pixels, thumbnail, time_s
 
     def _parallel(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
@@ -230,7 +242,8 @@ class ChunkStream:
 def iter_chunks(path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                 info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
                 strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
-                conversion: str = "auto") -> ChunkStream:
+                conversion: str = "auto", converters: int | None = None) -> ChunkStream:
     """A ``ChunkStream`` over the samples at ``indices`` (iterate it; read ``.skipped``/``.report`` afterwards)."""
     return ChunkStream(path, indices, prep, chunk_size, info=info, thumb_height=thumb_height, prefetch=prefetch,
-                       strategy=strategy, workers=workers, decode_device=decode_device, conversion=conversion)
+                       strategy=strategy, workers=workers, decode_device=decode_device, conversion=conversion,
+                       converters=converters)

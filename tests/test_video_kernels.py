@@ -1,0 +1,198 @@
+"""Issue 15: the compiled pixel loops give numpy's numbers bit for bit, thumbnails look like FFmpeg's, and
+converting on threads beside the decoder keeps order, duplicates, errors and early exits right."""
+from __future__ import annotations
+
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.videos import make_video, read_index
+from vtn_core.config import Preprocessing
+from vtn_core.video import iter_chunks, kernels, probe_video, sample_indices
+from vtn_core.video.convert import FrameConverter, crop_pixels, model_input
+from vtn_core.video.overlap import converted_in_order, converter_threads
+from vtn_core.video.preprocess import make_thumbnails
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+VIT = Preprocessing()  # 256 short side, 224 crop
+BUNDLED = Preprocessing(resize_short_side=48, crop_size=48)
+
+
+def _mean_std(prep: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
+    return (np.asarray(prep.mean, np.float32) * np.float32(255.0), np.asarray(prep.std, np.float32) * np.float32(255.0))
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (271, 481), (48, 64), (300, 200), (224, 224)])
+@pytest.mark.parametrize("prep", [VIT, BUNDLED, Preprocessing(resize_short_side=40, crop_size=36)])
+def test_crop_kernel_equals_numpy_bit_for_bit(shape, prep):
+    height, width = shape
+    if min(shape) * prep.resize_short_side // min(shape) < prep.crop_size:
+        pytest.skip("crop larger than the frame")
+    rng = np.random.default_rng(height * width)
+    padding = 7  # rows of a decoded frame carry padding after the pixels
+    image = rng.integers(0, 256, (height, width * 3 + padding), dtype=np.uint8)
+    plan = crop_pixels(height, width, prep)
+    gathered = image[:, :width * 3].reshape(height, width, 3)[plan.rows][:, plan.cols]
+    expected = model_input(gathered[None], plan, prep)[0]
+    got = kernels.crop_input(image, plan.taps, plan.rows, 3 * plan.cols, *_mean_std(prep))
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_box_samples_tile_the_axis_with_at_most_three_centred_samples():
+    for size, count in [(720, 96), (1280, 171), (360, 96), (97, 96), (96, 96), (5000, 7)]:
+        boxes = kernels.box_samples(size, count)
+        edges = (np.arange(count + 1) * size) // count
+        first, step, taken = boxes.T
+        last = first + step * (taken - 1)
+        assert boxes.shape == (count, 3) and np.all(taken >= 1) and np.all(taken <= kernels.SAMPLES_PER_BOX)
+        assert np.all(first >= edges[:-1]) and np.all(last < edges[1:])
+        # centred: the slack before the first sample and after the last differs by at most one pixel
+        assert np.all(np.abs((first - edges[:-1]) - (edges[1:] - 1 - last)) <= 1)
+
+
+def _yuv_frame(rgb: np.ndarray, colorspace: int, full_range: bool) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    yuv = frame.reformat(format="yuv420p", dst_colorspace=colorspace, dst_color_range=2 if full_range else 1)
+    yuv.colorspace, yuv.color_range = colorspace, 2 if full_range else 1
+    return yuv
+
+
+@pytest.mark.parametrize("colorspace,full_range", [(1, False), (5, False), (9, False), (1, True), (2, False)])
+def test_area_thumbnail_shows_the_picture_in_its_colours(colorspace, full_range):
+    y, x = np.mgrid[0:360, 0:640]
+    rgb = np.stack([x * 255 // 639, y * 255 // 359, (x + y) * 255 // 998], -1).astype(np.uint8)
+    rgb[100:200, 200:400] = (250, 30, 40)  # saturated blocks test the matrix, gradients the averaging
+    rgb[220:300, 420:600] = (20, 200, 60)
+    rgb[30:34, :] = 255  # a thin line: averaged into a faint one, not dropped
+    frame = _yuv_frame(rgb, colorspace, full_range)
+    ours = FrameConverter(BUNDLED, thumb_height=48).thumbnail(frame)
+    truth = make_thumbnails(rgb[None], 48)[0]  # the picture itself, exact area average
+    ffmpeg = make_thumbnails(frame.to_ndarray(format="rgb24")[None], 48)[0]  # FFmpeg's colours
+    assert ours.shape == truth.shape == (48, 85, 3)
+    difference = np.abs(ours.astype(int) - truth)[6:]  # below the line: gradients and block edges
+    assert difference.mean() < 2 and np.percentile(difference, 95) <= 8  # edges: a box vs a tent filter
+    assert np.abs(ours.astype(int) - ffmpeg)[6:].mean() < 3  # FFmpeg rounds ~1 level low (no ACCURATE_RND)
+    assert np.abs(ours[20, 40].astype(int) - (250, 30, 40)).max() <= 3  # inside the red block
+    line, around = ours[4].astype(int).mean(), ours[[1, 7]].astype(int).mean()
+    assert line > around + 40  # 4 px of 7.5 are white: a visible line, fainter than the picture's 255
+
+
+def test_thumbnails_fall_back_to_ffmpeg_where_the_kernel_does_not_apply(monkeypatch):
+    frame = _yuv_frame(np.full((64, 96, 3), 128, np.uint8), 1, False)
+    converter = FrameConverter(BUNDLED, thumb_height=48)
+    assert converter._area_thumbnail(frame, 72, 48) is None  # chroma planes (32 rows) smaller than the thumbnail
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    big = _yuv_frame(np.full((360, 640, 3), 90, np.uint8), 1, False)
+    assert converter._area_thumbnail(big, 85, 48) is None
+    assert converter.thumbnail(big).shape == (48, 85, 3)
+
+
+def test_without_numba_the_converter_gives_the_same_model_input(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "v.mp4", 12, height=240, width=320)
+    info = probe_video(path)
+    indices = sample_indices(info, num_frames=7).indices
+
+    def read() -> tuple[np.ndarray, np.ndarray]:
+        items = list(iter_chunks(path, indices, BUNDLED, 4, info=info, prefetch=0))
+        return torch.cat([c.pixels for c in items]).numpy(), np.concatenate([c.thumbnails for c in items])
+
+    fast, fast_thumbs = read()
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    slow, slow_thumbs = read()
+    np.testing.assert_array_equal(fast, slow)
+    assert [read_index(t) for t in fast_thumbs] == [read_index(t) for t in slow_thumbs] == list(indices)
+
+
+def test_warm_up_compiles_what_the_converter_calls(tmp_path):
+    kernels.warm_up()
+    compiled = {name: len(getattr(kernels, name).signatures) for name in ("_bilinear", "_plain", "_area_rgb",
+                                                                         "_pack_blocks")}
+    path = make_video(tmp_path / "v.mp4", 4, height=240, width=320)
+    info = probe_video(path)
+    for prep, mode in ((BUNDLED, "compact"), (VIT, "whole"), (Preprocessing(240, 224), "whole"),
+                       (BUNDLED, "decoder-resize")):
+        list(iter_chunks(path, np.arange(4), prep, 4, info=info, prefetch=0, conversion=mode))
+    assert {name: len(getattr(kernels, name).signatures) for name in compiled} == compiled
+
+
+# ---- converting beside the decoder ---------------------------------------------------------------------------
+
+def _items(count: int, repeat_every: int = 0):
+    frame = None
+    for k in range(count):
+        if frame is None or not repeat_every or k % repeat_every:
+            frame = object()
+        yield k, frame, k / 10
+
+
+def test_converted_in_order_keeps_order_and_converts_a_repeated_frame_once():
+    calls = []
+    lock = threading.Lock()
+
+    def convert(frame):
+        time.sleep(np.random.default_rng(id(frame) % 1000).uniform(0, 0.004))  # out-of-order finishes
+        with lock:
+            calls.append(frame)
+        return id(frame)
+
+    items = list(_items(60, repeat_every=3))
+    for threads in (0, 1, 3):
+        calls.clear()
+        out = list(converted_in_order(iter(items), convert, threads))
+        assert [k for k, _, _ in out] == list(range(60)) and [t for _, _, t in out] == [k / 10 for k in range(60)]
+        assert [value for _, value, _ in out] == [id(frame) for _, frame, _ in items]
+        assert len(calls) == len({id(frame) for _, frame, _ in items}) == 41  # 19 repeats converted once
+
+
+def test_a_conversion_error_arrives_in_order_after_the_frames_before_it():
+    def convert(frame):
+        if frame == 7:
+            raise ValueError("bad frame 7")
+        return frame * 2
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame 7"):
+        for k, value, _ in converted_in_order(((k, k, 0.0) for k in range(20)), convert, 2):
+            got.append(value)
+    assert got == [0, 2, 4, 6, 8, 10, 12]
+
+
+def test_leaving_early_stops_the_decoder_and_the_converters():
+    decoded = []
+
+    def frames():
+        for k in range(10_000):
+            decoded.append(k)
+            yield k, k, 0.0
+
+    stream = converted_in_order(frames(), lambda frame: frame, 2)
+    assert [next(stream)[1] for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert len(decoded) <= 3 + 2 * 3 + 1  # what was read ahead is bounded by the converters' queue
+    assert not [t for t in threading.enumerate() if t.name.startswith("vtn-convert")]
+
+
+def test_converter_threads_scale_with_cores():
+    assert [converter_threads(c) for c in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]
+
+
+@pytest.mark.parametrize("converters", [0, 1, 3])
+def test_chunks_are_the_same_whatever_the_number_of_converters(tmp_path, converters):
+    path = make_video(tmp_path / "v.mp4", 30, height=180, width=320)
+    info = probe_video(path)
+    indices = np.array([0, 1, 1, 2, 5, 9, 9, 9, 14, 20, 29, 29])  # duplicates: the same frame again
+
+    def read(count):
+        items = list(iter_chunks(path, indices, VIT, 5, info=info, prefetch=1, converters=count))
+        return torch.cat([c.pixels for c in items]).numpy(), np.concatenate([c.thumbnails for c in items])
+
+    reference, reference_thumbs = read(0)
+    pixels, thumbs = read(converters)
+    np.testing.assert_array_equal(pixels, reference)
+    np.testing.assert_array_equal(thumbs, reference_thumbs)
+    assert [read_index(t) for t in thumbs] == list(indices)

@@ -1,0 +1,64 @@
+"""Decoding and converting at once: the decoder runs in the caller's thread while converter threads turn the
+frames already decoded into model input and thumbnails, results taken back in order.
+
+PyAV decodes (with FFmpeg's own frame threads), FFmpeg converts colours and the ``video.kernels`` loops run
+without the GIL, so the conversion of one frame overlaps the decoding of the next: a frame costs about
+max(decode, (decode + convert) / cores) of wall time instead of decode + convert (``bench``'s
+``decode_overhead``; docs/VIDEO.md has the measured choice of threads).
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+Frame = TypeVar("Frame")
+
+MAX_CONVERTERS = 4  # beyond this the decoder, not conversion, is the limit
+FRAMES_AHEAD_PER_CONVERTER = 3  # decoded frames waiting per converter (each a full frame: bounded memory)
+
+
+def converter_threads(cpus: int | None = None) -> int:
+    """Converter threads beside the decoder: one per two cores (the decoder's own threads take the rest),
+    at least one, at most ``MAX_CONVERTERS``."""
+    return max(1, min(MAX_CONVERTERS, (cpus or os.cpu_count() or 1) // 2))
+
+
+def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Callable[[Frame], Any],
+                       threads: int | None = None) -> Iterator[tuple[int, Any, float]]:
+    """``(k, convert(frame), time)`` for each ``(k, frame, time)`` of ``items``, in the same order.
+
+    ``items`` is consumed in this thread (the decoder); ``convert`` runs on ``threads`` converter threads with
+    at most ``FRAMES_AHEAD_PER_CONVERTER`` frames each waiting. A frame repeated back to back (a duplicated
+    sample) is converted once. An exception in ``convert`` is raised here, in order; leaving early cancels
+    what is queued. ``threads`` = 0 converts in this thread, one frame after the other.
+    """
+    threads = converter_threads() if threads is None else int(threads)
+    if threads <= 0:
+        last: tuple[Any, Any] | None = None
+        for k, frame, time_s in items:
+            if last is None or last[0] is not frame:
+                last = (frame, convert(frame))
+            yield k, last[1], time_s
+        return
+    pending: deque[tuple[int, Future, float]] = deque()
+    limit = threads * FRAMES_AHEAD_PER_CONVERTER
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vtn-convert")
+    try:
+        previous: tuple[Any, Future] | None = None
+        for k, frame, time_s in items:
+            if previous is None or previous[0] is not frame:
+                previous = (frame, pool.submit(convert, frame))
+            pending.append((k, previous[1], time_s))
+            while len(pending) > limit or (pending and pending[0][1].done()):
+                done_k, future, done_time = pending.popleft()
+                yield done_k, future.result(), done_time
+        previous = None
+        while pending:
+            done_k, future, done_time = pending.popleft()
+            yield done_k, future.result(), done_time
+    finally:
+        for _, future, _ in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
