@@ -15,7 +15,7 @@ from vtn_core.config import Preprocessing
 from vtn_core.video import preprocess_frames
 
 TOP_KEYS = {"quick", "machine", "sizes", "elapsed_s", "models", "videos", "overhead", "decode", "multiview",
-            "long_video", "temporal_scaling", "cache", "gpu", "demo_first"}
+            "long_video", "temporal_scaling", "cache", "gpu", "demo_first", "decoding", "resize"}
 
 
 def _positive(value) -> bool:
@@ -52,6 +52,14 @@ def test_quick_json_shape(quick_document):
         mv = doc["multiview"][model]
         assert all(_positive(mv[k]) for k in ("wall_speedup", "flop_ratio", "single_pass_gflops", "multiview_gflops"))
         assert mv["paper_wall_speedup"] == 5.1 and mv["paper_flop_ratio"] == 1.5
+    for part in ("overhead", "overhead_spread"):  # issue 15: conversion over bare decoding, per input size
+        for model in ("bundled", "vit_b"):
+            row = doc["decoding"][part][model]
+            assert all(_positive(row[k]) for k in ("decode_overhead", "decode_overhead_legacy", "bare_s", "ours_s"))
+            assert row["bare_s"] <= min(row["bare_threaded_s"], row["bare_single_thread_s"])  # the faster per repeat
+            assert len(row["decode_overhead_ratios"]) == row["repeats"]
+    scaling = doc["decoding"]["scaling"]
+    assert _positive(scaling["decode_scaling"]) and scaling["samples"] > 0
     for row in doc["decode"].values():
         assert _positive(row["decode_speedup"]) and row["strategy"] in ("seek", "sequential")
         assert row["frames_decoded_ours"] <= row["frames_decoded_every_frame"]

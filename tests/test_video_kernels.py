@@ -196,3 +196,28 @@ def test_chunks_are_the_same_whatever_the_number_of_converters(tmp_path, convert
     np.testing.assert_array_equal(pixels, reference)
     np.testing.assert_array_equal(thumbs, reference_thumbs)
     assert [read_index(t) for t in thumbs] == list(indices)
+
+
+# ---- the backbone's threads beside decoding -------------------------------------------------------------------
+
+def test_a_decode_bound_backbone_gives_cores_to_the_decoder_and_gets_them_back(monkeypatch):
+    from vtn_core import cpu_threads
+    from vtn_core.cpu_threads import BackboneThreads, backbone_threads
+
+    monkeypatch.setattr(cpu_threads.os, "cpu_count", lambda: 4)
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        assert backbone_threads("cuda", 1, cores=4) is None  # a GPU backbone takes no CPU threads
+        assert backbone_threads("cpu", 1, cores=4) == 2 and backbone_threads("cpu", 3, cores=4) == 1
+        with BackboneThreads("cpu", 1) as threads:
+            threads.after_first_chunk(decode_s=0.05, compute_s=0.01)  # decoding sets the pace
+            assert threads.share == 2 and torch.get_num_threads() == 2
+            threads.after_first_chunk(decode_s=0.0, compute_s=9.0)  # decided once
+            assert threads.decode_bound is True
+        assert torch.get_num_threads() == 4
+        with BackboneThreads("cpu", 1) as threads:
+            threads.after_first_chunk(decode_s=0.05, compute_s=3.0)  # a ViT-B on the CPU: keeps every thread
+            assert torch.get_num_threads() == 4 and threads.decode_bound is False
+    finally:
+        torch.set_num_threads(before)

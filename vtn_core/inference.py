@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vtn_core.cache import ResultCache
+from vtn_core.cpu_threads import BackboneThreads
 from vtn_core.hashing import file_digest, text_digest
 from vtn_core.model import VTN
 from vtn_core.result import Result
@@ -203,17 +204,21 @@ def run_video(
     report("backbone", 0, total)
     with torch.inference_mode():
         waited = time.perf_counter()
-        for chunk in chunks:
-            decode_time += time.perf_counter() - waited
-            done = chunk.start + chunk.pixels.shape[0]
-            report("decode", done, total)
-            computed = time.perf_counter()
-            features.append(encoder(chunk.pixels))
-            backbone_time += time.perf_counter() - computed
-            thumbnails.add(chunk.thumbnails)
-            timestamps.append(chunk.timestamps_s)
-            report("backbone", done, total)
-            waited = time.perf_counter()
+        with BackboneThreads(model.device.type, getattr(chunks, "workers", 1)) as threads:
+            for chunk in chunks:
+                wait = time.perf_counter() - waited
+                decode_time += wait
+                done = chunk.start + chunk.pixels.shape[0]
+                report("decode", done, total)
+                computed = time.perf_counter()
+                features.append(encoder(chunk.pixels))
+                compute = time.perf_counter() - computed
+                backbone_time += compute
+                threads.after_first_chunk(wait, compute)
+                thumbnails.add(chunk.thumbnails)
+                timestamps.append(chunk.timestamps_s)
+                report("backbone", done, total)
+                waited = time.perf_counter()
         skipped = int(getattr(chunks, "skipped", 0))
         decode_errors = int(getattr(getattr(chunks, "report", None), "errors", 0) or 0)
 

@@ -10,12 +10,13 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def decoding_rows(doc: dict[str, Any]) -> list[Row]:
+def _overhead_rows(over: dict[str, Any]) -> list[Row]:
+    """decode_overhead of one video, per model input size."""
     rows = []
-    over = doc["overhead"]
+    video = over["video"]
     for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B")):
         r = over[key]
-        rows.append((f"decode_overhead {label} {r['input_px']}px ({r['frames']} fr, 720p)",
+        rows.append((f"decode_overhead {label} {r['input_px']}px ({r['frames']} of {video['frames']} fr, 720p)",
                      f"{r['decode_overhead']:.2f}x ({r['ours_s']:.2f} s / {r['bare_s']:.2f} s bare)", "<= 1.5",
                      _verdict(r["decode_overhead"] <= 1.5)))
         rows.append(("  before (whole-frame RGB per frame)", f"{r['decode_overhead_legacy']:.2f}x "
@@ -25,6 +26,14 @@ def decoding_rows(doc: dict[str, Any]) -> list[Row]:
             rows.append((f"  bare: FFmpeg threads {r['bare_threaded_s']:.2f} s, one thread "
                          f"{r['bare_single_thread_s']:.2f} s", f"ratios {min(spread):.2f}-{max(spread):.2f} over "
                          f"{len(spread)} repeats", "", ""))
+    return rows
+
+
+def decoding_rows(doc: dict[str, Any]) -> list[Row]:
+    rows = []
+    for part in ("overhead", "overhead_spread"):  # dense samples of a short clip; spread over a longer video
+        if part in doc:
+            rows.extend(_overhead_rows(doc[part]))
     sc = doc["scaling"]
     rows.append((f"decode_scaling 2 workers / 1 ({sc['video']['seconds']:.0f} s 720p, key every "
                  f"{sc['video'].get('keyframe_interval', '?')}, {sc['samples']} samples)",
@@ -59,12 +68,14 @@ def overhead_rows(doc: dict[str, Any]) -> list[Row]:
                      f"({r['pipeline_s']:.2f} s / max({r['decode_preprocess_only_s']:.2f}, "
                      f"{r['backbone_only_s']:.2f}) s)",
                      "<= 1.15", _verdict(r["overhead_vs_floor"] <= 1.15)))
-        rows.append((f"overhead {label} ({r['frames']} fr, 720p)", f"{r['overhead_ratio']:.2f}x "
-                     f"({r['pipeline_s']:.2f} s / {r['backbone_only_s']:.2f} s)", "<= 1.15",
-                     _verdict(r["overhead_ratio"] <= 1.15)))
+        rows.append((f"  pipeline / backbone alone ({r['frames']} fr, 720p)", f"{r['overhead_ratio']:.2f}x "
+                     f"({r['pipeline_s']:.2f} s / {r['backbone_only_s']:.2f} s)", "(replaced by the row above)", ""))
         rows.append((f"  floor: decode+prep {r['ms_per_frame_decode_preprocess']:.1f} ms/fr vs backbone "
                      f"{r['ms_per_frame_backbone']:.1f}", f"{r['overhead_floor_perfect_overlap']:.2f}x overlap, "
                      f"{r['overhead_floor_no_spare_cores']:.2f}x serial", "", ""))
+        if "overhead_vs_cpu_budget" in r:
+            rows.append((f"  vs the CPU budget (decode + backbone CPU time / {r['cores']} cores)",
+                         f"{r['overhead_vs_cpu_budget']:.2f}x", "", ""))
     return rows
 
 

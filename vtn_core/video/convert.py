@@ -27,8 +27,11 @@ from vtn_core.limits import MAX_THUMBNAIL_ASPECT
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
 CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
-# above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks
+# above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks;
+# a window (whole runs of rows and columns, copied row by row) pays off up to a larger share
 COMPACT_AREA = 0.25
+WINDOW_AREA = 0.8
+WINDOW_DENSITY = 0.5  # share of the blocks between the first and last read that makes an axis a window
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 AREA_FORMATS = ("yuv420p", "yuvj420p")  # planar 4:2:0, 8 bits: the area kernel's thumbnails
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
@@ -96,7 +99,11 @@ def model_input(gathered: np.ndarray, pixels: CropPixels, prep: Preprocessing) -
 
 @dataclass
 class _Blocks:
-    """The 2 x 2 luma blocks (one chroma sample each) that hold a plan's rows and columns."""
+    """The 2 x 2 luma blocks (one chroma sample each) that hold a plan's rows and columns.
+
+    Along an axis where the crop reads at least ``WINDOW_DENSITY`` of the blocks between its first and last
+    (a mild downscale, e.g. 720p to a 224-px crop), every block in between is taken: a window copied row by
+    row is cheaper than picking blocks one by one, and FFmpeg converts it just as exactly."""
 
     row_pairs: np.ndarray  # chroma rows used
     col_pairs: np.ndarray  # chroma columns used
@@ -105,10 +112,27 @@ class _Blocks:
     rows_in_compact: np.ndarray  # where each of plan.rows lies in the compact frame
     cols_in_compact: np.ndarray
 
+    @property
+    def window(self) -> tuple[slice, slice] | None:
+        """(luma rows, luma columns) as slices when both axes are whole runs of blocks, else ``None``."""
+        def run(luma: np.ndarray) -> slice | None:
+            first = int(luma[0])
+            return slice(first, first + len(luma)) if np.array_equal(luma, np.arange(first, first + len(luma))) \
+                else None
+        rows, cols = run(self.luma_rows), run(self.luma_cols)
+        return (rows, cols) if rows is not None and cols is not None else None
+
+    @property
+    def area(self) -> int:
+        """Luma pixels of the compact frame."""
+        return len(self.luma_rows) * len(self.luma_cols)
+
 
 def _blocks(plan: CropPixels) -> _Blocks:
     def pairs(kept: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         used = np.unique(kept // 2)
+        if len(used) >= WINDOW_DENSITY * (used[-1] - used[0] + 1):
+            used = np.arange(used[0], used[-1] + 1)
         luma = np.minimum(np.stack([2 * used, 2 * used + 1], 1).reshape(-1), size - 1)
         position = 2 * np.searchsorted(used, kept // 2) + kept % 2
         return used, luma, position
@@ -268,8 +292,8 @@ class FrameConverter:
                 return "whole"
             return self.mode
         reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
-        area = COMPACT_AREA * plan.height * plan.width
-        small = blocks is not None and len(blocks.luma_rows) * len(blocks.luma_cols) <= area
+        small = blocks is not None and blocks.area <= plan.height * plan.width * \
+            (WINDOW_AREA if blocks.window is not None else COMPACT_AREA)
         if small and frame.format.name in COMPACT_FORMATS:
             try:
                 if np.array_equal(self._compact(frame, blocks), reference):
@@ -317,7 +341,14 @@ class FrameConverter:
         half_h, half_w = (height + 1) // 2, (width + 1) // 2
         rows, cols = len(blocks.luma_rows), len(blocks.luma_cols)
         target = "yuvj420p" if frame.format.name == "yuvj420p" else "yuv420p"
-        if frame.format.name == "nv12" or not kernels.AVAILABLE:
+        window = blocks.window
+        if window is not None and frame.format.name != "nv12":  # whole runs of rows and columns: slices
+            compact = self._kept_frame(cols, rows, target)
+            for i, (row_slice, col_slice) in enumerate((window, *[_halved(window)] * 2)):
+                into = _plane_rows(compact, i)
+                part = _plane_rows(frame, i)[row_slice, col_slice]
+                into[:part.shape[0], :part.shape[1]] = part
+        elif frame.format.name == "nv12" or not kernels.AVAILABLE:
             luma = _plane(frame, 0, height, width)[blocks.luma_rows][:, blocks.luma_cols]
             if frame.format.name == "nv12":
                 both = _plane(frame, 1, half_h, 2 * half_w)[blocks.row_pairs]
@@ -328,15 +359,19 @@ class FrameConverter:
             packed = np.concatenate([luma.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, cols)
             compact = av.VideoFrame.from_ndarray(packed, format=target)
         else:  # straight into a frame kept for this thread (no gathered copies, no allocation)
-            key = ("compact", rows, cols, target)
-            kept = self._local.__dict__
-            if key not in kept:
-                kept[key] = av.VideoFrame(cols, rows, target)
-            compact = kept[key]
+            compact = self._kept_frame(cols, rows, target)
             kernels.pack_blocks(tuple(_plane_rows(frame, i) for i in range(3)), blocks.luma_rows, blocks.luma_cols,
                                 blocks.row_pairs, blocks.col_pairs, tuple(_plane_rows(compact, i) for i in range(3)))
         compact.color_range = frame.color_range
         return self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace, threads=1)
+
+    def _kept_frame(self, width: int, height: int, pixel_format: str) -> av.VideoFrame:
+        """A frame of this size and format kept for this thread, refilled for every compact conversion."""
+        key = ("compact", width, height, pixel_format)
+        kept = self._local.__dict__
+        if key not in kept:
+            kept[key] = av.VideoFrame(width, height, pixel_format)
+        return kept[key]
 
     def _rotate(self, image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
@@ -346,6 +381,11 @@ def _plane_rows(frame: av.VideoFrame, index: int) -> np.ndarray:
     """Plane ``index`` as uint8 [rows, line size] (C-contiguous, padding included), no copy."""
     plane = frame.planes[index]
     return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+
+
+def _halved(window: tuple[slice, slice]) -> tuple[slice, slice]:
+    """The chroma rows and columns of a luma window that starts on even rows and columns."""
+    return tuple(slice(part.start // 2, (part.stop + 1) // 2) for part in window)
 
 
 def _rows_of(rgb: av.VideoFrame) -> np.ndarray:

@@ -20,8 +20,8 @@ FRAMES_AHEAD_PER_CONVERTER = 3  # decoded frames waiting per converter (each a f
 
 
 def converter_threads(cpus: int | None = None) -> int:
-    """Converter threads beside the decoder: one per two cores (the decoder's own threads take the rest),
-    at least one, at most ``MAX_CONVERTERS``."""
+    """Converter threads beside the decoder (which keeps FFmpeg's own frame threads): one per two cores, at
+    least one, at most ``MAX_CONVERTERS`` (on 2 cores one and two measured the same: docs/VIDEO.md)."""
     return max(1, min(MAX_CONVERTERS, (cpus or os.cpu_count() or 1) // 2))
 
 
