@@ -20,6 +20,8 @@ RUN useradd --create-home --uid 1000 app
 USER app
 WORKDIR /home/app
 ENV VTN_CACHE_DIR=/home/app/.cache/vtn-explorer
+# compile the decoder's pixel loops into the user's numba cache now, so the first analysis does not wait
+RUN python -c "from vtn_core.video import kernels; kernels.warm_up()"
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"

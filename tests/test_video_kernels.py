@@ -14,7 +14,7 @@ from tests.videos import make_video, read_index
 from vtn_core.config import Preprocessing
 from vtn_core.video import iter_chunks, kernels, probe_video, sample_indices
 from vtn_core.video.convert import FrameConverter, crop_pixels, model_input
-from vtn_core.video.overlap import converted_in_order, converter_threads
+from vtn_core.video.overlap import converted_in_order, converter_threads, decoder_threads
 from vtn_core.video.preprocess import make_thumbnails
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
@@ -177,8 +177,11 @@ def test_leaving_early_stops_the_decoder_and_the_converters():
     assert not [t for t in threading.enumerate() if t.name.startswith("vtn-convert")]
 
 
-def test_converter_threads_scale_with_cores():
+def test_threads_scale_with_cores():
     assert [converter_threads(c) for c in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]
+    # dense reads on 2 cores: one decoding thread beside the converter; None: FFmpeg's own threads
+    assert [decoder_threads(1.2, c) for c in (1, 2, 3, 16)] == [1, 1, None, None]
+    assert decoder_threads(6.0, 2) is None  # samples spread out: decoding dominates
 
 
 @pytest.mark.parametrize("converters", [0, 1, 3])
@@ -221,3 +224,33 @@ def test_a_decode_bound_backbone_gives_cores_to_the_decoder_and_gets_them_back(m
             assert torch.get_num_threads() == 4 and threads.decode_bound is False
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_loops_refuse_indices_outside_the_image_before_reading():
+    image = np.zeros((4, 12), np.uint8)
+    mean, std = np.zeros(3, np.float32), np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="outside the frame"):
+        kernels.crop_input(image, None, np.array([0, 4]), np.array([0, 3]), mean, std)  # row 4 of 4
+    with pytest.raises(ValueError, match="outside the frame"):
+        kernels.crop_input(image, None, np.array([0, 1]), np.array([0, 10]), mean, std)  # bytes 10..12 of 12
+    planes = (np.zeros((4, 4), np.uint8), np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8))
+    rows = kernels.box_samples(4, 2)
+    with pytest.raises(ValueError, match="thumbnail"):
+        kernels.area_rgb(planes, 4, (kernels.box_samples(8, 2), rows, rows, rows), 1, False)
+    into = tuple(np.zeros((2, 2), np.uint8) for _ in range(3))
+    with pytest.raises(ValueError, match="block index"):
+        kernels.pack_blocks(planes, np.arange(2), np.arange(4), np.arange(1), np.arange(2), into)  # 4 cols into 2
+
+
+def test_a_frame_that_cannot_be_converted_is_a_clear_video_error(tmp_path, monkeypatch):
+    from vtn_core.errors import VideoError
+
+    path = make_video(tmp_path / "v.mp4", 8, height=120, width=160)
+
+    def broken(self, frame):
+        raise ValueError("internal detail")
+
+    monkeypatch.setattr(FrameConverter, "convert", broken)
+    with pytest.raises(VideoError, match=r"v\.mp4: decoding failed \(ValueError\)") as caught:
+        list(iter_chunks(path, np.arange(8), BUNDLED, 4, prefetch=1))
+    assert "internal detail" not in str(caught.value)

@@ -113,7 +113,8 @@ def long_rows(doc: dict[str, Any]) -> list[Row]:
         rows.append((f"  before: {b['minutes']:g} min with the old decoding", f"{b['wall_s']:.0f} s, peak RSS "
                      f"{b['peak_rss_total_mb']:.0f} MB", "", ""))
         workers = len(last["decode_workers_peak_rss_mb"])
-        rows.append((f"  after: {last['minutes']:g} min, incl. {workers} decode workers",
+        rows.append((f"  after: {last['minutes']:g} min, incl. {workers} child processes (decode workers, "
+                     "resource tracker)",
                      f"{last['wall_s']:.0f} s ({doc['wall_ratio_after_vs_before']:.2f}x), peak RSS "
                      f"{last['peak_rss_total_mb']:.0f} MB", "< 2048 MB", _verdict(last["peak_rss_total_mb"] < 2048)))
     rows.append(("  RSS growth longest - shortest, beyond Result", f"{doc['rss_growth_beyond_result_mb']:+.0f} MB "

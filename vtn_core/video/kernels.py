@@ -31,7 +31,19 @@ def _compile(function):
 
 
 @_compile
+def _within(indices, size, extra):
+    """Every index (plus ``extra``) inside 0 .. size - 1: the loops do not check their indices themselves."""
+    for value in indices.ravel():
+        if value < 0 or value + extra >= size:
+            return False
+    return True
+
+
+@_compile
 def _bilinear(image, rows0, rows1, row_w0, row_w1, cols0, cols1, col_w0, col_w1, mean, std, out):
+    if not (_within(rows0, image.shape[0], 0) and _within(rows1, image.shape[0], 0)
+            and _within(cols0, image.shape[1], 2) and _within(cols1, image.shape[1], 2)):
+        raise ValueError("a crop index lies outside the frame")
     for y in range(rows0.shape[0]):
         upper, lower, weight_upper, weight_lower = rows0[y], rows1[y], row_w0[y], row_w1[y]
         for x in range(cols0.shape[0]):
@@ -51,6 +63,8 @@ def _bilinear(image, rows0, rows1, row_w0, row_w1, cols0, cols1, col_w0, col_w1,
 
 @_compile
 def _plain(image, rows, cols, mean, std, out):
+    if not (_within(rows, image.shape[0], 0) and _within(cols, image.shape[1], 2)):
+        raise ValueError("a crop index lies outside the frame")
     for y in range(rows.shape[0]):
         row = rows[y]
         for x in range(cols.shape[0]):
@@ -65,6 +79,14 @@ def _plain(image, rows, cols, mean, std, out):
 @_compile
 def _area(plane, width, rows, cols, out):
     out_h, out_w = out.shape
+    if width > plane.shape[1] or rows.shape[0] < out_h or cols.shape[0] < out_w:
+        raise ValueError("thumbnail boxes do not fit the plane")
+    for i in range(out_h):
+        if rows[i, 0] < 0 or rows[i, 1] < 1 or rows[i, 0] + rows[i, 1] * (rows[i, 2] - 1) >= plane.shape[0]:
+            raise ValueError("a thumbnail row lies outside the plane")
+    for j in range(out_w):
+        if cols[j, 0] < 0 or cols[j, 1] < 1 or cols[j, 0] + cols[j, 1] * (cols[j, 2] - 1) >= width:
+            raise ValueError("a thumbnail column lies outside the plane")
     rows_sum = np.empty(width, np.uint16)
     for i in range(out_h):
         rows_sum[:] = 0
@@ -104,6 +126,13 @@ def _area_rgb(luma, chroma_u, chroma_v, width, chroma_width, luma_rows, luma_col
 
 @_compile
 def _pack_blocks(luma, chroma_u, chroma_v, luma_rows, luma_cols, row_pairs, col_pairs, out_y, out_u, out_v):
+    if not (_within(luma_rows, luma.shape[0], 0) and _within(luma_cols, luma.shape[1], 0)
+            and _within(row_pairs, min(chroma_u.shape[0], chroma_v.shape[0]), 0)
+            and _within(col_pairs, min(chroma_u.shape[1], chroma_v.shape[1]), 0)
+            and out_y.shape[0] >= luma_rows.shape[0] and out_y.shape[1] >= luma_cols.shape[0]
+            and min(out_u.shape[0], out_v.shape[0]) >= row_pairs.shape[0]
+            and min(out_u.shape[1], out_v.shape[1]) >= col_pairs.shape[0]):
+        raise ValueError("a block index lies outside the frame")
     for i in range(luma_rows.shape[0]):
         source, target = luma[luma_rows[i]], out_y[i]
         for j in range(luma_cols.shape[0]):

@@ -1,10 +1,11 @@
 """Decoding and converting at once: the decoder runs in the caller's thread while converter threads turn the
 frames already decoded into model input and thumbnails, results taken back in order.
 
-PyAV decodes (with FFmpeg's own frame threads), FFmpeg converts colours and the ``video.kernels`` loops run
-without the GIL, so the conversion of one frame overlaps the decoding of the next: a frame costs about
-max(decode, (decode + convert) / cores) of wall time instead of decode + convert (``bench``'s
-``decode_overhead``; docs/VIDEO.md has the measured choice of threads).
+PyAV decodes, FFmpeg converts colours and the ``video.kernels`` loops run without the GIL, so the conversion
+of one frame overlaps the decoding of the next: a frame costs about max(decode, convert) of wall time
+instead of decode + convert (``bench``'s ``decode_overhead``). On 2 cores a dense read (almost every decoded
+frame converted) decodes single-threaded beside one converter; otherwise FFmpeg's frame threads decode beside
+one converter per two cores.
 """
 from __future__ import annotations
 
@@ -15,14 +16,25 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 Frame = TypeVar("Frame")
 
-MAX_CONVERTERS = 4  # beyond this the decoder, not conversion, is the limit
+MAX_CONVERTERS = 4
+SINGLE_THREAD_DECODER_CORES = 2
+FRAMES_PER_SAMPLE_FOR_THREADS = 2.0  # beyond this the decoder, not conversion, is the limit
 FRAMES_AHEAD_PER_CONVERTER = 3  # decoded frames waiting per converter (each a full frame: bounded memory)
 
 
 def converter_threads(cpus: int | None = None) -> int:
-    """Converter threads beside the decoder (which keeps FFmpeg's own frame threads): one per two cores, at
-    least one, at most ``MAX_CONVERTERS`` (on 2 cores one and two measured the same: docs/VIDEO.md)."""
+    """Converter threads beside the decoder: one per two cores, at least one, at most ``MAX_CONVERTERS``
+    (docs/VIDEO.md, "Converting beside the decoder", has the measured choice)."""
     return max(1, min(MAX_CONVERTERS, (cpus or os.cpu_count() or 1) // 2))
+
+
+def decoder_threads(frames_per_sample: float, cpus: int | None = None) -> int | None:
+    """FFmpeg's decoding threads beside the converters. On ``SINGLE_THREAD_DECODER_CORES`` cores or fewer, one
+    thread where nearly every decoded frame is also converted (fewer than ``FRAMES_PER_SAMPLE_FOR_THREADS``
+    decoded per sample): there FFmpeg's frame threads cost 50% more CPU for 10% less wall time and the
+    converter needs the other core. Else ``None``: FFmpeg's own frame and slice threads (decoding dominates)."""
+    few_cores = (cpus or os.cpu_count() or 1) <= SINGLE_THREAD_DECODER_CORES
+    return 1 if few_cores and frames_per_sample < FRAMES_PER_SAMPLE_FOR_THREADS else None
 
 
 def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Callable[[Frame], Any],

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import av
 import numpy as np
 import torch
 
@@ -16,13 +17,14 @@ from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DecodeReport, FrameReader
-from vtn_core.video.overlap import converted_in_order, converter_threads
+from vtn_core.video.overlap import converted_in_order, converter_threads, decoder_threads
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
 from vtn_core.video.segments import (
     SegmentFrames,
     crop_for,
     decode_segment,
+    frames_to_decode,
     plan_workers,
     shutdown_pool,
     split_segments,
@@ -74,6 +76,9 @@ class ChunkStream:
         # the reader hands decoded frames over as they are; converter threads convert them (``_in_process``)
         passthrough = None if conversion == "legacy" else _as_decoded
         self.reader = FrameReader(path, indices, info, strategy, convert=passthrough, device=decode_device)
+        if conversion != "legacy":
+            unique = max(1, len(np.unique(indices)))
+            self.reader.threads = decoder_threads(frames_to_decode(self.reader.info, indices) / unique)
         self.converter.rotation = self.reader.info.rotation
         self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
@@ -119,9 +124,16 @@ class ChunkStream:
 
     def _in_process(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """Decode here, convert on ``converters`` threads at the same time (``video.overlap``)."""
-        for _, (pixels, thumbnail), time_s in converted_in_order(self.reader, self.converter.convert,
-                                                                 self.converters):
+        for _, (pixels, thumbnail), time_s in converted_in_order(self.reader, self._convert, self.converters):
             yield pixels, thumbnail, time_s
+
+    def _convert(self, frame) -> tuple[np.ndarray, np.ndarray]:
+        """The converter on one decoded frame; what goes wrong is the file's fault and said so, as the reader does."""
+        try:
+            return self.converter.convert(frame)
+        except (av.FFmpegError, ValueError, OverflowError, IndexError, MemoryError) as exc:
+            raise VideoError(f"{self.path.name}: decoding failed ({type(exc).__name__}); the file may be corrupt; "
+                             "try re-encoding it (e.g. to mp4/h264)") from None
 
     def _parallel(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """Segments on the pool, at most two per worker in flight, taken back in order."""
