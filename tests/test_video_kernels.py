@@ -82,14 +82,16 @@ def test_area_thumbnail_shows_the_picture_in_its_colours(colorspace, full_range)
     assert line > around + 40  # 4 px of 7.5 are white: a visible line, fainter than the picture's 255
 
 
-def test_thumbnails_fall_back_to_ffmpeg_where_the_kernel_does_not_apply(monkeypatch):
+def test_thumbnails_fall_back_to_ffmpeg_where_the_boxes_do_not_apply_and_numpy_gives_the_same(monkeypatch):
     frame = _yuv_frame(np.full((64, 96, 3), 128, np.uint8), 1, False)
     converter = FrameConverter(BUNDLED, thumb_height=48)
     assert converter._area_thumbnail(frame, 72, 48) is None  # chroma planes (32 rows) smaller than the thumbnail
+    assert converter.thumbnail(frame).shape == (48, 72, 3)  # FFmpeg's area scaler
+    y, x = np.mgrid[0:360, 0:640]
+    big = _yuv_frame(np.stack([x % 256, y % 256, (3 * x + y) % 256], -1).astype(np.uint8), 1, True)
+    compiled = converter.thumbnail(big)
     monkeypatch.setattr(kernels, "AVAILABLE", False)
-    big = _yuv_frame(np.full((360, 640, 3), 90, np.uint8), 1, False)
-    assert converter._area_thumbnail(big, 85, 48) is None
-    assert converter.thumbnail(big).shape == (48, 85, 3)
+    np.testing.assert_array_equal(FrameConverter(BUNDLED, thumb_height=48).thumbnail(big), compiled)
 
 
 def test_without_numba_the_converter_gives_the_same_model_input(tmp_path, monkeypatch):
@@ -105,7 +107,8 @@ def test_without_numba_the_converter_gives_the_same_model_input(tmp_path, monkey
     monkeypatch.setattr(kernels, "AVAILABLE", False)
     slow, slow_thumbs = read()
     np.testing.assert_array_equal(fast, slow)
-    assert [read_index(t) for t in fast_thumbs] == [read_index(t) for t in slow_thumbs] == list(indices)
+    np.testing.assert_array_equal(fast_thumbs, slow_thumbs)
+    assert [read_index(t) for t in fast_thumbs] == list(indices)
 
 
 def test_warm_up_compiles_what_the_converter_calls(tmp_path):
@@ -254,3 +257,22 @@ def test_a_frame_that_cannot_be_converted_is_a_clear_video_error(tmp_path, monke
     with pytest.raises(VideoError, match=r"v\.mp4: decoding failed \(ValueError\)") as caught:
         list(iter_chunks(path, np.arange(8), BUNDLED, 4, prefetch=1))
     assert "internal detail" not in str(caught.value)
+
+
+def test_decode_workers_run_without_numba_and_give_the_same_thumbnails(tmp_path):
+    import sys
+
+    from vtn_core.video import segments
+
+    path = make_video(tmp_path / "v.mp4", 60, height=240, width=320, gop=10)
+    info = probe_video(path)
+    indices = np.arange(0, 60, 2)
+    single = list(iter_chunks(path, indices, BUNDLED, 8, info=info, prefetch=0, workers=1))
+    pooled = list(iter_chunks(path, indices, BUNDLED, 8, info=info, prefetch=0, workers=2))
+    np.testing.assert_array_equal(np.concatenate([c.thumbnails for c in pooled]),
+                                  np.concatenate([c.thumbnails for c in single]))  # numpy twin == compiled loop
+    np.testing.assert_array_equal(torch.cat([c.pixels for c in pooled]).numpy(),
+                                  torch.cat([c.pixels for c in single]).numpy())
+    loaded = segments.decode_pool(2).submit(eval, "sorted(__import__('sys').modules)").result()
+    assert "numba" not in loaded and "torch" not in loaded and "vtn_core.video.kernels" in loaded
+    assert "numba" in sys.modules  # this process keeps the compiled loops

@@ -229,7 +229,7 @@ class FrameConverter:
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         """Area-averaged straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``: the Y, U and
         V planes averaged over boxes (``kernels.area_rgb``) and converted to RGB;
-        FFmpeg's own area scaler where the kernels cannot (no numba, other pixel formats, tiny frames)."""
+        FFmpeg's own area scaler where they cannot (other pixel formats, frames smaller than twice the thumbnail)."""
         height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
         thumb_w = max(1, int(round(width * self.thumb_height / height)))
         if thumb_w > self.thumb_height * MAX_THUMBNAIL_ASPECT:  # a panorama: make_thumbnails crops it to the cap
@@ -253,7 +253,7 @@ class FrameConverter:
                                 kernels.box_samples(chroma_h, out_h), kernels.box_samples(chroma_w, out_w)) \
                 if fits else None
         boxes = self._boxes[key]
-        if boxes is None or not kernels.AVAILABLE or frame.format.name not in AREA_FORMATS:
+        if boxes is None or frame.format.name not in AREA_FORMATS:
             return None
         planes = tuple(_plane_rows(frame, i) for i in range(3))
         full_range = frame.format.name == "yuvj420p" or frame.color_range == FULL_RANGE

@@ -7,17 +7,25 @@ them). ``area_rgb``: a thumbnail averaged over boxes of a 4:2:0 frame's Y, U and
 
 Both release the GIL, so a converter thread runs on one core while the decoder runs on another. Compiled
 on first use and cached on disk (numba's cache: ``__pycache__`` here, or the user cache when that is
-read-only). Where numba is not installed, ``AVAILABLE`` is False and callers keep their numpy paths.
+read-only). Where numba is not installed (or in decode workers), ``AVAILABLE`` is False and callers keep
+their numpy paths; ``area_rgb`` has a numpy twin that gives the same thumbnails.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-try:  # numba is a declared dependency; without it the converter falls back to numpy and swscale
+# decode worker processes run without (``VTN_COMPILED_LOOPS=0``): importing numba costs ~100 MB and loading
+# the compiled loops ~50 MB per process, for conversion that is a few % of a long video's decoding there
+COMPILED = os.environ.get("VTN_COMPILED_LOOPS", "1") != "0"
+try:  # numba is a declared dependency; without it the converter uses numpy (the same numbers)
+    if not COMPILED:
+        raise ImportError("compiled loops switched off")
     import numba
 
     AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised through monkeypatching AVAILABLE
+except ImportError:
     numba = None
     AVAILABLE = False
 
@@ -191,10 +199,48 @@ def area_rgb(planes: tuple[np.ndarray, np.ndarray, np.ndarray], width: int, boxe
     ``box_samples`` of luma rows, luma columns, chroma rows, chroma columns), then converted to RGB (limited
     or full range, as FFmpeg reads ``colorspace``)."""
     luma_rows, luma_cols, chroma_rows, chroma_cols = boxes
+    if not AVAILABLE:
+        return _area_rgb_numpy(planes, width, boxes, colour_matrix(colorspace), bool(full_range))
     out = np.empty((len(luma_rows), len(luma_cols), 3), np.uint8)
     _area_rgb(planes[0], planes[1], planes[2], width, (width + 1) // 2, luma_rows, luma_cols, chroma_rows,
               chroma_cols, colour_matrix(colorspace), bool(full_range), out)
     return out
+
+
+def _area_numpy(plane: np.ndarray, width: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``_area`` in numpy: the same samples, sums and rounding."""
+    if rows.size and (rows[:, 0] + rows[:, 1] * (rows[:, 2] - 1)).max() >= plane.shape[0]:
+        raise ValueError("a thumbnail row lies outside the plane")
+    if cols.size and (cols[:, 0] + cols[:, 1] * (cols[:, 2] - 1)).max() >= width:
+        raise ValueError("a thumbnail column lies outside the plane")
+    sums = np.zeros((len(rows), width), np.uint32)
+    for t in range(int(rows[:, 2].max(initial=0))):
+        taken = rows[:, 2] > t
+        sums[taken] += plane[rows[taken, 0] + t * rows[taken, 1], :width]
+    total = np.zeros((len(rows), len(cols)), np.uint32)
+    for t in range(int(cols[:, 2].max(initial=0))):
+        taken = cols[:, 2] > t
+        total[:, taken] += sums[:, cols[taken, 0] + t * cols[taken, 1]]
+    count = (rows[:, 2][:, None] * cols[:, 2][None, :]).astype(np.float32)
+    return (total.astype(np.float32) / count + np.float32(0.5)).astype(np.uint8)
+
+
+def _area_rgb_numpy(planes: tuple[np.ndarray, np.ndarray, np.ndarray], width: int, boxes: tuple[np.ndarray, ...],
+                    matrix: np.ndarray, full_range: bool) -> np.ndarray:
+    """``_area_rgb`` in numpy, the float32 operations in the same order: the same thumbnail."""
+    luma_rows, luma_cols, chroma_rows, chroma_cols = boxes
+    chroma_width = (width + 1) // 2
+    y = _area_numpy(planes[0], width, luma_rows, luma_cols).astype(np.float32)
+    u = _area_numpy(planes[1], chroma_width, chroma_rows, chroma_cols).astype(np.float32)
+    v = _area_numpy(planes[2], chroma_width, chroma_rows, chroma_cols).astype(np.float32)
+    luma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 219.0)
+    chroma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 224.0)
+    luma_zero = np.float32(0.0) if full_range else np.float32(16.0)
+    yy = (y - luma_zero) * luma_scale
+    uu = (u - np.float32(128.0)) * chroma_scale
+    vv = (v - np.float32(128.0)) * chroma_scale
+    channels = [np.clip(yy + matrix[c, 0] * uu + matrix[c, 1] * vv + np.float32(0.5), 0, 255) for c in range(3)]
+    return np.stack(channels, axis=-1).astype(np.uint8)
 
 
 def pack_blocks(planes: tuple[np.ndarray, np.ndarray, np.ndarray], luma_rows: np.ndarray, luma_cols: np.ndarray,

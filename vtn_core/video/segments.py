@@ -5,7 +5,7 @@ worker seeks straight to that keyframe and decodes forward to its last sample: n
 and the segments together decode what one reader would. Each worker decodes single-threaded (frame threads
 would only compete with the other workers) and returns only the crop's pixels and thumbnails
 (``video.convert``), so little crosses the process boundary. The pool is created once per process and
-reused (starting a worker imports numpy, PyAV and torch once).
+reused (starting a worker imports numpy and PyAV once; neither torch nor numba: ``video.kernels``).
 
 ``plan_workers`` keeps short clips on one in-process reader and gives long videos more workers.
 """
@@ -160,11 +160,26 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     # spawn, not fork: the parent may hold torch/OpenMP threads and Streamlit's, which fork would copy
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_start)
-    with _main_module_hidden():  # start every worker now, so none is started later with the main script
+    with _main_module_hidden(), _without_compiled_loops():  # start every worker now, so none starts later
         launch = getattr(pool, "_launch_processes", None)
         if launch is not None:
             launch()
     return pool
+
+
+@contextmanager
+def _without_compiled_loops() -> Iterator[None]:
+    """While workers start: they inherit ``VTN_COMPILED_LOOPS=0`` (no numba: ~150 MB less each, the same
+    numbers; conversion is a few % of a worker's time, decoding the rest)."""
+    saved = os.environ.get("VTN_COMPILED_LOOPS")
+    os.environ["VTN_COMPILED_LOOPS"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("VTN_COMPILED_LOOPS", None)
+        else:
+            os.environ["VTN_COMPILED_LOOPS"] = saved
 
 
 def decode_pool(workers: int) -> ProcessPoolExecutor:
