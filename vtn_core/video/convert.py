@@ -148,10 +148,11 @@ def _plane(frame: av.VideoFrame, index: int, rows: int, width_bytes: int) -> np.
 
 @dataclass
 class FrameConverter:
-    """Per stream: ``convert(frame)`` → (the pixels of ``plan.rows`` x ``plan.cols`` as uint8 [R, C, 3],
-    thumbnail uint8 [thumb_height, w, 3]). ``rotation`` is the display rotation (degrees) to apply.
+    """Per stream: ``convert(frame)`` → (model input float32 [3, crop, crop], thumbnail uint8
+    [thumb_height, w, 3]). ``rotation`` is the display rotation (degrees) to apply. Safe to call from several
+    converter threads at once (``video.overlap``): FFmpeg scalers and scratch frames are kept per thread.
 
-    ``mode``: "compact" (only the crop's pixels are converted), "whole" (whole frame with a kept reformatter),
+    ``mode``: "compact" (only the crop's blocks or window are converted), "whole" (whole frame with a kept reformatter),
     "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
     stream's first frame, else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
     bilinear scaler resizes to the short side while converting, then the centre crop; its effect on logits
@@ -215,12 +216,6 @@ class FrameConverter:
         self._settle_mode(frame, plan, blocks)
         image, rows, cols = self._source(frame, plan, blocks)
         return self._model_input(image, rows, cols, plan), self.thumbnail(frame)
-
-    def gather(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(the crop's source pixels uint8 [len(rows), len(cols), 3], the thumbnail) of one decoded frame."""
-        plan, blocks = self.plan_for(frame)
-        self._settle_mode(frame, plan, blocks)
-        return _gathered(*self._source(frame, plan, blocks)), self.thumbnail(frame)
 
     def legacy_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The recipe's conversion: the whole frame, a fresh reformatter, rotation applied."""
