@@ -8,9 +8,10 @@ compact frame built from whole 2 x 2 blocks converts to exactly the pixels of th
 
 Safety: the first frame of every stream is also converted the old way and compared; any difference (another
 FFmpeg build, another pixel format) switches that stream to whole-frame conversion, which stays exact.
-One ``VideoReformatter`` per stream, job (model pixels, thumbnails) and converter thread keeps FFmpeg's scaler
-context alive between frames, single-threaded: a fresh context per frame with automatic threads was most of the cost
-(13.5 vs 0.5 ms per 720p frame, measured in docs/VIDEO.md).
+One ``VideoReformatter`` per stream, job (model pixels, thumbnails) and converter thread keeps FFmpeg's
+scaler context alive between frames, single-threaded: a fresh context per frame with automatic threads was
+most of the cost (13.5 vs 0.5 ms per 720p frame, measured in docs/VIDEO.md). The model input and the
+thumbnails are computed by the compiled loops of ``video.kernels``.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vtn_core.config import Preprocessing
-from vtn_core.video import kernels
 from vtn_core.limits import MAX_THUMBNAIL_ASPECT
+from vtn_core.video import kernels
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
 CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
@@ -111,16 +112,16 @@ class _Blocks:
     luma_cols: np.ndarray
     rows_in_compact: np.ndarray  # where each of plan.rows lies in the compact frame
     cols_in_compact: np.ndarray
+    # (luma rows, luma columns) when both are whole runs of blocks, else None: derived, see __post_init__
+    window: tuple[slice, slice] | None = field(init=False, default=None)
 
-    @property
-    def window(self) -> tuple[slice, slice] | None:
-        """(luma rows, luma columns) as slices when both axes are whole runs of blocks, else ``None``."""
+    def __post_init__(self) -> None:
         def run(luma: np.ndarray) -> slice | None:
             first = int(luma[0])
-            return slice(first, first + len(luma)) if np.array_equal(luma, np.arange(first, first + len(luma))) \
-                else None
+            whole = np.array_equal(luma, np.arange(first, first + len(luma)))
+            return slice(first, first + len(luma)) if whole else None
         rows, cols = run(self.luma_rows), run(self.luma_cols)
-        return (rows, cols) if rows is not None and cols is not None else None
+        self.window = (rows, cols) if rows is not None and cols is not None else None
 
     @property
     def area(self) -> int:
@@ -152,7 +153,7 @@ class FrameConverter:
     [thumb_height, w, 3]). ``rotation`` is the display rotation (degrees) to apply. Safe to call from several
     converter threads at once (``video.overlap``): FFmpeg scalers and scratch frames are kept per thread.
 
-    ``mode``: "compact" (only the crop's blocks or window are converted), "whole" (whole frame with a kept reformatter),
+    ``mode``: "compact" (only the crop's blocks or window are converted), "whole" (whole frame, kept reformatter),
     "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
     stream's first frame, else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
     bilinear scaler resizes to the short side while converting, then the centre crop; its effect on logits
@@ -174,6 +175,8 @@ class FrameConverter:
     def __post_init__(self) -> None:
         if self.mode not in CONVERSION_MODES:
             raise ValueError(f"unknown conversion mode {self.mode!r}")
+        self._mean = np.asarray(self.prep.mean, dtype=np.float32) * np.float32(255.0)
+        self._std = np.asarray(self.prep.std, dtype=np.float32) * np.float32(255.0)
 
     @property
     def _rgb(self) -> VideoReformatter:
@@ -277,9 +280,7 @@ class FrameConverter:
         """The kernel on the RGB rows (no gathered copy); numpy's ``model_input`` where numba is missing."""
         if not kernels.AVAILABLE:
             return model_input(_gathered(image, rows, cols)[None], plan, self.prep)[0]
-        mean = np.asarray(self.prep.mean, dtype=np.float32) * np.float32(255.0)
-        std = np.asarray(self.prep.std, dtype=np.float32) * np.float32(255.0)
-        return kernels.crop_input(image, plan.taps, rows, cols, mean, std)
+        return kernels.crop_input(image, plan.taps, rows, cols, self._mean, self._std)
 
     def _choose(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> str:
         if self.mode != "auto":
