@@ -5,14 +5,12 @@ decode worker: PyAV and numpy) does not load torch, timm and transformers.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vtn_core._lazy import lazy_exports
 
 _EXPORTS = {
-    "VTN": "vtn_core.model", "VTNOutput": "vtn_core.model", "VTNConfig": "vtn_core.config",
-    "Preprocessing": "vtn_core.config", "load_checkpoint": "vtn_core.checkpoint",
-    "save_checkpoint": "vtn_core.checkpoint", "detect_format": "vtn_core.checkpoint", "VTNError": "vtn_core.errors",
-    "CheckpointError": "vtn_core.errors", "VideoError": "vtn_core.errors", "DataError": "vtn_core.errors",
+    "VTN": "model", "VTNOutput": "model", "VTNConfig": "config", "Preprocessing": "config",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint", "detect_format": "checkpoint",
+    "VTNError": "errors", "CheckpointError": "errors", "VideoError": "errors", "DataError": "errors",
 }
 __all__ = [
     "VTN", "VTNOutput", "VTNConfig", "Preprocessing", "load_checkpoint", "save_checkpoint", "detect_format",
@@ -21,19 +19,4 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    full = f"{__name__}.{name}"
-    try:  # a submodule reached as an attribute (``vtn_core.inference`` after ``import vtn_core``)
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name != full:
-            raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -4,8 +4,7 @@ Names are imported on first use (PEP 562): decode worker processes load only PyA
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vtn_core._lazy import lazy_exports
 
 _EXPORTS = {
     "DecodeReport": "decode", "FrameReader": "decode", "choose_strategy": "decode", "read_frames": "decode",
@@ -19,19 +18,4 @@ __all__ = ["VideoInfo", "probe_video", "frame_times", "FrameSample", "sample_ind
            "scaled_size", "Chunk", "ChunkStream", "iter_chunks", "MAX_PIXELS"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    full = f"{__name__}.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name != full:
-            raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
