@@ -2,7 +2,8 @@
 Parquet file) and is cached per (file, size, mtime, arguments), so a run that is still being written refreshes."""
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -13,63 +14,51 @@ from vtn_core.corpus.queries import Filters, RunQueries
 from vtn_core.corpus.runs import RunInfo
 
 
-def _queries(path: str) -> RunQueries:
-    return RunQueries(path)
+@contextmanager
+def _queries(path: str) -> Iterator[RunQueries]:
+    """The run's queries, closed afterwards."""
+    q = RunQueries(path)
+    try:
+        yield q
+    finally:
+        q.close()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def overview(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return {**q.overview(), "classes": q.class_names(), "has_localization": q.has_localization()}
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def page_of_rows(path: str, stamp: tuple[int, int], filters: Filters, sort: str, descending: bool, limit: int,
                  offset: int) -> tuple[int, pd.DataFrame]:
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return q.count(filters), q.table(filters, sort, descending, limit, offset)
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def confusion(path: str, stamp: tuple[int, int], filters: Filters) -> tuple[list[str], np.ndarray]:
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return q.confusion(filters)
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def profiles(path: str, stamp: tuple[int, int], filters: Filters, by: str, bins: int):
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return q.class_profiles(filters, bins=bins, by=by)
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def scatter(path: str, stamp: tuple[int, int], filters: Filters) -> pd.DataFrame:
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return q.scatter(filters)
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def row(path: str, stamp: tuple[int, int], number: int) -> dict[str, Any] | None:
-    q = _queries(path)
-    try:
+    with _queries(path) as q:
         return q.row(number)
-    finally:
-        q.close()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
