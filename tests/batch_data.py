@@ -6,10 +6,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vtn_core.batch.rows import DIGEST, INDEX, rows_table
-from vtn_core.batch.store import RUN_JSON, ResultsWriter, settings_digest, write_json_atomic
+from tests.videos import make_video
+from vtn_core.batch.store import RUN_JSON, ResultsWriter, settings_digest, write_bytes_atomic, write_json_atomic
 from vtn_core.synthetic import generate_dataset
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "models" / "vtn_resnet_learned.safetensors"
@@ -86,6 +88,22 @@ def fake_run(run_dir: Path, rows: int, seed: int = 0, frames: int = 16, checkpoi
                                            "settings": {"num_frames": frames}, "data": {"format": "labels"},
                                            "engine": {"name": "ray", "workers": 2}, "counts": {"videos": rows}})
     return run_dir
+
+
+def run_with_videos(run_dir: Path, rows: int, videos: Path, seed: int, flip: float, checkpoint: str,
+                    frames: int, **video_options) -> Path:
+    """``fake_run`` whose rows point at real generated videos (``frames`` frames at 12 fps, made once each
+    in ``videos``) and at ``checkpoint``, so the Corpus page can open them in Explore."""
+    run = fake_run(run_dir, rows, seed=seed, flip=flip, errors=1, checkpoint=checkpoint)
+    table = pq.read_table(run / "results.parquet")
+    paths = [str(videos / Path(p).name) for p in table.column("path").to_pylist()]
+    for path in paths:
+        if not Path(path).exists():
+            make_video(path, frames, fps=12.0, **video_options)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.set_column(0, "path", pa.array(paths, pa.string())), sink)
+    write_bytes_atomic(run / "results.parquet", sink.getvalue().to_pybytes())
+    return run
 
 
 def big_run(run_dir: Path, rows: int, frames: int = 16, seed: int = 0) -> Path:

@@ -6,15 +6,11 @@ import os
 import re
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tests.app_assets import build_assets
-from tests.batch_data import fake_run
+from tests.batch_data import run_with_videos
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, app_server, wait_idle
-from tests.videos import make_video
-from vtn_core.batch.store import write_bytes_atomic
 
 pytestmark = pytest.mark.browser
 RESULT_TIMEOUT_MS = 400_000  # the first render imports torch, timm and DuckDB: minutes on a loaded 2-core box
@@ -24,15 +20,8 @@ def corpus_runs(root: Path, checkpoint: Path, videos: Path) -> Path:
     """Two runs of 10 videos each whose rows point at real generated videos and a real checkpoint."""
     videos.mkdir(parents=True, exist_ok=True)
     for name, seed in (("learned", 1), ("other", 2)):
-        run = fake_run(root / name, 10, seed=seed, flip=0.3, errors=1, checkpoint=str(checkpoint))
-        table = pq.read_table(run / "results.parquet")
-        paths = [str(videos / Path(p).name) for p in table.column("path").to_pylist()]
-        for path in paths:
-            if not Path(path).exists():
-                make_video(path, 30, fps=12.0, height=96, width=128)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table.set_column(0, "path", pa.array(paths, pa.string())), sink)
-        write_bytes_atomic(run / "results.parquet", sink.getvalue().to_pybytes())
+        run_with_videos(root / name, 10, videos, seed=seed, flip=0.3, checkpoint=str(checkpoint), frames=30,
+                        height=96, width=128)
     return root
 
 

@@ -8,16 +8,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app_assets import build_assets
-from tests.batch_data import CLASSES, big_run, fake_run
-from tests.videos import make_video
+from tests.batch_data import CLASSES, big_run, fake_run, run_with_videos
 from ui import handoff, views
-from vtn_core.batch.store import write_bytes_atomic
 from vtn_core.compare import js_divergence
 from vtn_core.corpus.pairs import compare_runs
 from vtn_core.corpus.queries import Filters, RunQueries, time_bins
@@ -136,15 +133,7 @@ def page_env(tmp_path_factory, run_a):
     videos = tmp_path_factory.mktemp("videos")
     runs = tmp_path_factory.mktemp("runs")
     for name, seed in (("first", 1), ("second", 2)):
-        run = fake_run(runs / name, 12, seed=seed, flip=0.4, errors=1, checkpoint=str(checkpoint))
-        table = pq.read_table(run / "results.parquet")
-        paths = [str(videos / Path(p).name) for p in table.column("path").to_pylist()]
-        for path in paths:
-            if not Path(path).exists():
-                make_video(path, 24, fps=12.0)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table.set_column(0, "path", pa.array(paths, pa.string())), sink)
-        write_bytes_atomic(run / "results.parquet", sink.getvalue().to_pybytes())
+        run_with_videos(runs / name, 12, videos, seed=seed, flip=0.4, checkpoint=str(checkpoint), frames=24)
     saved = {key: os.environ.get(key) for key in ("VTN_ASSETS_DIR", "VTN_CACHE_DIR", "VTN_RUNS_DIR")}
     os.environ.update(VTN_ASSETS_DIR=str(assets), VTN_CACHE_DIR=str(tmp_path_factory.mktemp("cache")),
                       VTN_RUNS_DIR=str(runs))
