@@ -29,6 +29,16 @@ _DEFAULT_GOP = 250
 _MAX_SEEK_RETRIES = 3
 
 
+# what decoding or converting a damaged file raises: the file's fault, reported by ``decode_failed``
+DECODE_ERRORS = (av.FFmpegError, ValueError, OverflowError, IndexError, MemoryError)
+
+
+def decode_failed(path: Path, exc: BaseException) -> VideoError:
+    """The one message for a file whose frames cannot be decoded or converted (names the error type only)."""
+    return VideoError(f"{path.name}: decoding failed ({type(exc).__name__}); the file may be corrupt; "
+                      "try re-encoding it (e.g. to mp4/h264)")
+
+
 @dataclass(frozen=True)
 class DecodeReport:
     """After a read: samples given a substitute frame, frames decoded, packets the decoder rejected."""
@@ -110,9 +120,8 @@ class FrameReader:
                 yield from self._sequential(order, done)
         except VideoError:
             raise
-        except (av.FFmpegError, ValueError, OverflowError, IndexError, MemoryError) as exc:
-            raise VideoError(f"{self.path.name}: decoding failed ({type(exc).__name__}); the file may be corrupt; "
-                             "try re-encoding it (e.g. to mp4/h264)") from None
+        except DECODE_ERRORS as exc:
+            raise decode_failed(self.path, exc) from None
 
     # ---- frames and their indices ----------------------------------------------------------------------
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import av
 import numpy as np
 import torch
 
 from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
 from vtn_core.video.convert import FrameConverter
-from vtn_core.video.decode import DecodeReport, FrameReader
+from vtn_core.video.decode import DECODE_ERRORS, DecodeReport, FrameReader, decode_failed
 from vtn_core.video.overlap import converted_in_order, converter_threads, decoder_threads
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
@@ -131,9 +130,8 @@ class ChunkStream:
         """The converter on one decoded frame; what goes wrong is the file's fault and said so, as the reader does."""
         try:
             return self.converter.convert(frame)
-        except (av.FFmpegError, ValueError, OverflowError, IndexError, MemoryError) as exc:
-            raise VideoError(f"{self.path.name}: decoding failed ({type(exc).__name__}); the file may be corrupt; "
-                             "try re-encoding it (e.g. to mp4/h264)") from None
+        except DECODE_ERRORS as exc:
+            raise decode_failed(self.path, exc) from None
 
     def _parallel(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """Segments on the pool, at most two per worker in flight, taken back in order."""
