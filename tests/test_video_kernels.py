@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -182,9 +183,34 @@ def test_leaving_early_stops_the_decoder_and_the_converters():
 
 def test_threads_scale_with_cores():
     assert [converter_threads(c) for c in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]
-    # dense reads on 2 cores: one decoding thread beside the converter; None: FFmpeg's own threads
-    assert [decoder_threads(1.2, c) for c in (1, 2, 3, 16)] == [1, 1, None, None]
-    assert decoder_threads(6.0, 2) is None  # samples spread out: decoding dominates
+    # dense reads with a heavy conversion on 2 cores: one decoding thread beside the converter; None: FFmpeg's
+    assert [decoder_threads(1.2, 0.56, cpus=c) for c in (1, 2, 3, 16)] == [1, 1, None, None]
+    assert decoder_threads(6.0, 0.56, cpus=2) is None  # samples spread out: decoding dominates
+    assert decoder_threads(1.2, 0.02, cpus=2) is None  # a light conversion leaves FFmpeg's threads a core
+
+
+def test_ffmpeg_threads_are_one_per_core(tmp_path):
+    from vtn_core.video.decode import FrameReader, automatic_decoder_threads
+
+    assert [automatic_decoder_threads(c) for c in (1, 2, 8, 64)] == [1, 2, 8, 16]
+    path = make_video(tmp_path / "v.mp4", 6, height=120, width=160)
+    info = probe_video(path)
+    for threads, expected in ((None, automatic_decoder_threads()), (1, 1)):
+        reader = FrameReader(path, np.arange(6), info, threads=threads)
+        container, stream = reader._open()
+        try:
+            assert stream.codec_context.thread_count == expected
+        finally:
+            container.close()
+        assert len(list(FrameReader(path, np.arange(6), info, threads=threads))) == 6
+
+
+def test_the_converted_share_follows_the_crop_and_the_mode():
+    bundled, vit = FrameConverter(BUNDLED), FrameConverter(VIT)
+    assert bundled.converted_share(720, 1280) < 0.1  # a 48-px crop of 720p: its blocks only
+    assert 0.3 < vit.converted_share(720, 1280) < 0.8  # ViT-B's 224-px crop: a window of about half the frame
+    assert FrameConverter(BUNDLED, mode="whole").converted_share(720, 1280) == 1.0
+    assert FrameConverter(BUNDLED, rotation=90).converted_share(1280, 720) == 1.0  # turned frames: converted whole
 
 
 @pytest.mark.parametrize("converters", [0, 1, 3])
@@ -237,9 +263,17 @@ def test_the_loops_refuse_indices_outside_the_image_before_reading():
     with pytest.raises(ValueError, match="outside the frame"):
         kernels.crop_input(image, None, np.array([0, 1]), np.array([0, 10]), mean, std)  # bytes 10..12 of 12
     planes = (np.zeros((4, 4), np.uint8), np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8))
-    rows = kernels.box_samples(4, 2)
+    for_bigger_frames = kernels.thumbnail_boxes(8, 8, 2, 2)  # rows 0..7 of planes with 4
     with pytest.raises(ValueError, match="thumbnail"):
-        kernels.area_rgb(planes, 4, (kernels.box_samples(8, 2), rows, rows, rows), 1, False)
+        kernels.area_rgb(planes, for_bigger_frames, 1, False)
+    with pytest.raises(ValueError, match="thumbnail"):
+        kernels._area_rgb_numpy(planes, for_bigger_frames, kernels.colour_matrix(1), False)
+    fits = kernels.thumbnail_boxes(4, 4, 2, 2)
+    far = np.array(fits.luma_taps)
+    far[0, 1] = 99  # a column tap far past the plane
+    with pytest.raises(ValueError, match="thumbnail"):
+        kernels.area_rgb(planes, replace(fits, luma_taps=far), 1, False)
+    assert kernels.thumbnail_boxes(4, 4, 3, 2) is None  # chroma planes (2 rows) smaller than the thumbnail
     into = tuple(np.zeros((2, 2), np.uint8) for _ in range(3))
     with pytest.raises(ValueError, match="block index"):
         kernels.pack_blocks(planes, np.arange(2), np.arange(4), np.arange(1), np.arange(2), into)  # 4 cols into 2

@@ -143,10 +143,6 @@ def _blocks(plan: CropPixels) -> _Blocks:
     return _Blocks(row_pairs, col_pairs, luma_rows, luma_cols, rows_at, cols_at)
 
 
-def _plane(frame: av.VideoFrame, index: int, rows: int, width_bytes: int) -> np.ndarray:
-    return _plane_rows(frame, index)[:rows, :width_bytes]
-
-
 @dataclass
 class FrameConverter:
     """Per stream: ``convert(frame)`` → (model input float32 [3, crop, crop], thumbnail uint8
@@ -210,6 +206,19 @@ class FrameConverter:
             self._plans[key] = (plan, _blocks(plan) if self.turns == 0 else None)
         return self._plans[key]
 
+    def converted_share(self, height: int, width: int) -> float:
+        """The share of a displayed ``height`` x ``width`` frame's pixels this converter will turn to RGB per
+        frame, as planned before the first frame is seen (1.0 where the whole frame is converted)."""
+        if self.mode in ("whole", "legacy", "decoder-resize") or self.turns:
+            return 1.0
+        key = (width, height)
+        if key not in self._plans:
+            plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
+            self._plans[key] = (plan, _blocks(plan))
+        blocks = self._plans[key][1]
+        limit = WINDOW_AREA if blocks.window is not None else COMPACT_AREA
+        return blocks.area / (height * width) if blocks.area <= limit * height * width else 1.0
+
     def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
         """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame."""
         if self.mode == "decoder-resize":
@@ -217,17 +226,19 @@ class FrameConverter:
             return self._decoder_resized(frame), self.thumbnail(frame)
         plan, blocks = self.plan_for(frame)
         self._settle_mode(frame, plan, blocks)
-        image, rows, cols = self._source(frame, plan, blocks)
-        return self._model_input(image, rows, cols, plan), self.thumbnail(frame)
+        planes = _yuv_planes(frame)  # read once, for the crop's blocks and the thumbnail
+        image, rows, cols = self._source(frame, plan, blocks, planes)
+        return self._model_input(image, rows, cols, plan), self.thumbnail(frame, planes)
 
     def legacy_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The recipe's conversion: the whole frame, a fresh reformatter, rotation applied."""
         return self._rotate(frame.to_ndarray(format="rgb24"))
 
-    def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
+    def thumbnail(self, frame: av.VideoFrame, planes: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
         """Area-averaged straight from YUV (no full-size RGB), aspect kept as ``make_thumbnails``: the Y, U and
         V planes averaged over boxes (``kernels.area_rgb``) and converted to RGB;
-        FFmpeg's own area scaler where they cannot (other pixel formats, frames smaller than twice the thumbnail)."""
+        FFmpeg's own area scaler where they cannot (other pixel formats, frames smaller than twice the thumbnail).
+        ``planes``: the frame's ``_yuv_planes``, where the caller has them already."""
         height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
         thumb_w = max(1, int(round(width * self.thumb_height / height)))
         if thumb_w > self.thumb_height * MAX_THUMBNAIL_ASPECT:  # a panorama: make_thumbnails crops it to the cap
@@ -235,27 +246,24 @@ class FrameConverter:
 
             return make_thumbnails(self._rotate(frame.to_ndarray(format="rgb24"))[None], self.thumb_height)[0]
         out_w, out_h = (self.thumb_height, thumb_w) if self.turns % 2 else (thumb_w, self.thumb_height)
-        small = self._area_thumbnail(frame, out_w, out_h)
+        small = self._area_thumbnail(frame, out_w, out_h, planes)
         if small is None:
             small = self._thumb.reformat(frame, width=out_w, height=out_h, format="rgb24",
                                          interpolation=THUMBNAIL_INTERPOLATION, threads=1).to_ndarray()
         return self._rotate(small)
 
-    def _area_thumbnail(self, frame: av.VideoFrame, out_w: int, out_h: int) -> np.ndarray | None:
-        """uint8 [out_h, out_w, 3] of a planar 4:2:0 frame by the area kernel, or ``None`` where it does not apply."""
+    def _area_thumbnail(self, frame: av.VideoFrame, out_w: int, out_h: int,
+                        planes: tuple[np.ndarray, ...] | None = None) -> np.ndarray | None:
+        """uint8 [out_h, out_w, 3] of a planar 4:2:0 frame by the area kernel, or ``None`` where it does not apply.
+        ``planes``: the frame's ``_yuv_planes``, where the caller has them already."""
         key = (frame.width, frame.height, out_w, out_h)
         if key not in self._boxes:
-            chroma_w, chroma_h = (frame.width + 1) // 2, (frame.height + 1) // 2
-            fits = chroma_w >= out_w and chroma_h >= out_h
-            self._boxes[key] = (kernels.box_samples(frame.height, out_h), kernels.box_samples(frame.width, out_w),
-                                kernels.box_samples(chroma_h, out_h), kernels.box_samples(chroma_w, out_w)) \
-                if fits else None
+            self._boxes[key] = kernels.thumbnail_boxes(frame.height, frame.width, out_h, out_w)
         boxes = self._boxes[key]
         if boxes is None or frame.format.name not in AREA_FORMATS:
             return None
-        planes = tuple(_plane_rows(frame, i) for i in range(3))
         full_range = frame.format.name == "yuvj420p" or frame.color_range == FULL_RANGE
-        return kernels.area_rgb(planes, frame.width, boxes, frame.colorspace, full_range)
+        return kernels.area_rgb(planes or _yuv_planes(frame), boxes, frame.colorspace, full_range)
 
     # ---- the ways to convert ---------------------------------------------------------------------------
     def _settle_mode(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> None:
@@ -265,11 +273,11 @@ class FrameConverter:
                 if self.mode_used is None:
                     self.mode_used = self._choose(frame, plan, blocks)
 
-    def _source(self, frame: av.VideoFrame, plan: CropPixels,
-                blocks: _Blocks | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _source(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None,
+                planes: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(RGB rows uint8 [H, row bytes], where plan.rows lie in them, where plan.cols lie in bytes)."""
         if self.mode_used == "compact":
-            rgb = self._compact_frame(frame, blocks)
+            rgb = self._compact_frame(frame, blocks, planes)
             return _rows_of(rgb), blocks.rows_in_compact, 3 * blocks.cols_in_compact
         if self.mode_used == "legacy" or self.turns:
             image = self.legacy_rgb(frame) if self.mode_used == "legacy" else self._whole(frame)
@@ -331,42 +339,45 @@ class FrameConverter:
         rgb = _rows_of(self._compact_frame(frame, blocks))
         return _gathered(rgb, blocks.rows_in_compact, 3 * blocks.cols_in_compact)
 
-    def _compact_frame(self, frame: av.VideoFrame, blocks: _Blocks) -> av.VideoFrame:
-        """An RGB frame of only the 2 x 2 blocks the crop reads, converted by FFmpeg."""
+    def _compact_frame(self, frame: av.VideoFrame, blocks: _Blocks,
+                       planes: tuple[np.ndarray, ...] | None = None) -> av.VideoFrame:
+        """An RGB frame of only the 2 x 2 blocks the crop reads, converted by FFmpeg (``planes``: the frame's
+        ``_yuv_planes``, where the caller has them)."""
         height, width = frame.height, frame.width
+        planes = planes or _yuv_planes(frame)
         half_h, half_w = (height + 1) // 2, (width + 1) // 2
         rows, cols = len(blocks.luma_rows), len(blocks.luma_cols)
         target = "yuvj420p" if frame.format.name == "yuvj420p" else "yuv420p"
         window = blocks.window
         if window is not None and frame.format.name != "nv12":  # whole runs of rows and columns: slices
-            compact = self._kept_frame(cols, rows, target)
+            compact, into = self._kept_frame(cols, rows, target)
             for i, (row_slice, col_slice) in enumerate((window, *[_halved(window)] * 2)):
-                into = _plane_rows(compact, i)
-                part = _plane_rows(frame, i)[row_slice, col_slice]
-                into[:part.shape[0], :part.shape[1]] = part
+                part = planes[i][row_slice, col_slice]
+                into[i][:part.shape[0], :part.shape[1]] = part
         elif frame.format.name == "nv12" or not kernels.AVAILABLE:
-            luma = _plane(frame, 0, height, width)[blocks.luma_rows][:, blocks.luma_cols]
+            luma = planes[0][:height, :width][blocks.luma_rows][:, blocks.luma_cols]
             if frame.format.name == "nv12":
-                both = _plane(frame, 1, half_h, 2 * half_w)[blocks.row_pairs]
+                both = planes[1][:half_h, :2 * half_w][blocks.row_pairs]
                 u, v = both[:, 2 * blocks.col_pairs], both[:, 2 * blocks.col_pairs + 1]
             else:
-                u = _plane(frame, 1, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
-                v = _plane(frame, 2, half_h, half_w)[blocks.row_pairs][:, blocks.col_pairs]
+                u = planes[1][:half_h, :half_w][blocks.row_pairs][:, blocks.col_pairs]
+                v = planes[2][:half_h, :half_w][blocks.row_pairs][:, blocks.col_pairs]
             packed = np.concatenate([luma.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, cols)
             compact = av.VideoFrame.from_ndarray(packed, format=target)
         else:  # straight into a frame kept for this thread (no gathered copies, no allocation)
-            compact = self._kept_frame(cols, rows, target)
-            kernels.pack_blocks(tuple(_plane_rows(frame, i) for i in range(3)), blocks.luma_rows, blocks.luma_cols,
-                                blocks.row_pairs, blocks.col_pairs, tuple(_plane_rows(compact, i) for i in range(3)))
+            compact, into = self._kept_frame(cols, rows, target)
+            kernels.pack_blocks(planes, blocks.luma_rows, blocks.luma_cols, blocks.row_pairs, blocks.col_pairs, into)
         compact.color_range = frame.color_range
         return self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace, threads=1)
 
-    def _kept_frame(self, width: int, height: int, pixel_format: str) -> av.VideoFrame:
-        """A frame of this size and format kept for this thread, refilled for every compact conversion."""
+    def _kept_frame(self, width: int, height: int, pixel_format: str) -> tuple[av.VideoFrame, tuple[np.ndarray, ...]]:
+        """A frame of this size and format kept for this thread, refilled for every compact conversion, and
+        its planes (``_yuv_planes``: views of its buffers, which stay where they are)."""
         key = ("compact", width, height, pixel_format)
         kept = self._local.__dict__
         if key not in kept:
-            kept[key] = av.VideoFrame(width, height, pixel_format)
+            frame = av.VideoFrame(width, height, pixel_format)
+            kept[key] = (frame, _yuv_planes(frame))
         return kept[key]
 
     def _rotate(self, image: np.ndarray) -> np.ndarray:
@@ -375,7 +386,15 @@ class FrameConverter:
 
 def _plane_rows(frame: av.VideoFrame, index: int) -> np.ndarray:
     """Plane ``index`` as uint8 [rows, line size] (C-contiguous, padding included), no copy."""
-    plane = frame.planes[index]
+    return _rows(frame.planes[index])
+
+
+def _yuv_planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    """Every plane of ``frame`` as ``_plane_rows`` does it, the planes read once."""
+    return tuple(_rows(plane) for plane in frame.planes)
+
+
+def _rows(plane) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
 
 

@@ -10,6 +10,7 @@ frames yielded are converted to RGB; one frame is held at a time.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,6 +28,7 @@ STRATEGIES = ("auto", "seek", "sequential")
 SEEK_GAP_IN_GOPS = 1.5
 _DEFAULT_GOP = 250
 _MAX_SEEK_RETRIES = 3
+MAX_DECODER_THREADS = 16  # FFmpeg's own cap on automatic frame threads
 
 
 # what decoding or converting a damaged file raises: the file's fault, reported by ``decode_failed``
@@ -58,6 +60,12 @@ def choose_strategy(info: VideoInfo, indices: np.ndarray) -> str:
     gap = float(np.median(np.diff(unique)))
     gop = info.keyframe_interval or _DEFAULT_GOP
     return "seek" if gap > SEEK_GAP_IN_GOPS * gop else "sequential"
+
+
+def automatic_decoder_threads(cpus: int | None = None) -> int:
+    """FFmpeg's frame threads, one per core (at most ``MAX_DECODER_THREADS``). FFmpeg's own automatic count
+    is one more than the cores; on 2 cores that third thread made decoding 15% slower (docs/VIDEO.md)."""
+    return max(1, min(MAX_DECODER_THREADS, cpus or os.cpu_count() or 1))
 
 
 class FrameReader:
@@ -133,8 +141,9 @@ class FrameReader:
                 self.notices.append(notice)
                 self.device = "cpu"
         stream = container.streams.video[0]
-        if self.threads is None:
-            stream.thread_type = "AUTO"  # frame + slice threads: ~1.5x on 2 cores (docs/VIDEO.md)
+        if self.threads is None:  # frame + slice threads, one per core: ~1.5x on 2 cores (docs/VIDEO.md)
+            stream.codec_context.thread_count = automatic_decoder_threads()
+            stream.thread_type = "AUTO"
         else:
             stream.codec_context.thread_count = max(1, int(self.threads))
             stream.thread_type = "AUTO" if self.threads > 1 else "SLICE"

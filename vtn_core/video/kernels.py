@@ -13,6 +13,8 @@ their numpy paths; ``area_rgb`` has a numpy twin that gives the same thumbnails.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,21 +54,23 @@ def _bilinear(image, rows0, rows1, row_w0, row_w1, cols0, cols1, col_w0, col_w1,
     if not (_within(rows0, image.shape[0], 0) and _within(rows1, image.shape[0], 0)
             and _within(cols0, image.shape[1], 2) and _within(cols1, image.shape[1], 2)):
         raise ValueError("a crop index lies outside the frame")
-    for y in range(rows0.shape[0]):
-        upper, lower, weight_upper, weight_lower = rows0[y], rows1[y], row_w0[y], row_w1[y]
-        for x in range(cols0.shape[0]):
-            left, right, weight_left, weight_right = cols0[x], cols1[x], col_w0[x], col_w1[x]
-            for channel in range(3):
-                top = np.float32(image[upper, left + channel]) * weight_left
-                top += np.float32(image[upper, right + channel]) * weight_right
+    width = cols0.shape[0]
+    blended = np.empty(width, np.float32)
+    for channel in range(3):
+        left, right = cols0 + channel, cols1 + channel
+        for y in range(rows0.shape[0]):
+            upper, lower, weight_upper, weight_lower = image[rows0[y]], image[rows1[y]], row_w0[y], row_w1[y]
+            for x in range(width):  # gathers: one pixel at a time
+                top = np.float32(upper[left[x]]) * col_w0[x]
+                top += np.float32(upper[right[x]]) * col_w1[x]
                 top *= weight_upper
-                bottom = np.float32(image[lower, left + channel]) * weight_left
-                bottom += np.float32(image[lower, right + channel]) * weight_right
+                bottom = np.float32(lower[left[x]]) * col_w0[x]
+                bottom += np.float32(lower[right[x]]) * col_w1[x]
                 bottom *= weight_lower
-                value = top + bottom
-                value -= mean[channel]
-                value /= std[channel]
-                out[channel, y, x] = value
+                blended[x] = top + bottom
+            row = out[channel, y]
+            for x in range(width):  # contiguous: the division runs on vectors
+                row[x] = (blended[x] - mean[channel]) / std[channel]
 
 
 @_compile
@@ -85,51 +89,75 @@ def _plain(image, rows, cols, mean, std, out):
 
 
 @_compile
-def _area(plane, width, rows, cols, out):
-    out_h, out_w = out.shape
-    if width > plane.shape[1] or rows.shape[0] < out_h or cols.shape[0] < out_w:
-        raise ValueError("thumbnail boxes do not fit the plane")
-    for i in range(out_h):
-        if rows[i, 0] < 0 or rows[i, 1] < 1 or rows[i, 0] + rows[i, 1] * (rows[i, 2] - 1) >= plane.shape[0]:
-            raise ValueError("a thumbnail row lies outside the plane")
-    for j in range(out_w):
-        if cols[j, 0] < 0 or cols[j, 1] < 1 or cols[j, 0] + cols[j, 1] * (cols[j, 2] - 1) >= width:
-            raise ValueError("a thumbnail column lies outside the plane")
-    rows_sum = np.empty(width, np.uint16)
-    for i in range(out_h):
-        rows_sum[:] = 0
-        for t in range(rows[i, 2]):
-            source = plane[rows[i, 0] + t * rows[i, 1]]
-            for c in range(width):
-                rows_sum[c] = rows_sum[c] + np.uint16(source[c])
-        for j in range(out_w):
-            total = np.uint32(0)
-            for t in range(cols[j, 2]):
-                total += rows_sum[cols[j, 0] + t * cols[j, 1]]
-            out[i, j] = np.uint8(np.float32(total) / np.float32(rows[i, 2] * cols[j, 2]) + np.float32(0.5))
+def _row_sums(plane, rows, i, width, counts, sums):
+    """Row ``i`` of the boxes: the sum of its sampled rows of ``plane`` (columns 0 .. width - 1) as float32."""
+    first, step, count = rows[i, 0], rows[i, 1], rows[i, 2]
+    source = plane[first]
+    for c in range(width):
+        counts[c] = np.uint16(source[c])
+    for t in range(1, count):
+        source = plane[first + t * step]
+        for c in range(width):
+            counts[c] += np.uint16(source[c])
+    for c in range(width):
+        sums[c] = np.float32(counts[c])
 
 
 @_compile
-def _area_rgb(luma, chroma_u, chroma_v, width, chroma_width, luma_rows, luma_cols, chroma_rows, chroma_cols,
-              matrix, full_range, out):  # boxes: (first, step, count) per output row / column
+def _fits(rows, taps, plane_rows, width):
+    """Every sampled row inside the plane and every column tap inside 0 .. width (width: the zero pad)."""
+    for i in range(rows.shape[0]):
+        if rows[i, 0] < 0 or rows[i, 1] < 1 or rows[i, 2] < 1 or rows[i, 0] + rows[i, 1] * (rows[i, 2] - 1) >= plane_rows:
+            return False
+    for value in taps.ravel():
+        if value < 0 or value > width:
+            return False
+    return True
+
+
+@_compile
+def _area_rgb(luma, chroma_u, chroma_v, width, chroma_width, luma_rows, luma_taps, luma_inverse, chroma_rows,
+              chroma_taps, chroma_inverse, matrix, full_range, out):
     out_h, out_w = out.shape[0], out.shape[1]
-    y = np.empty((out_h, out_w), np.uint8)
-    u = np.empty((out_h, out_w), np.uint8)
-    v = np.empty((out_h, out_w), np.uint8)
-    _area(luma, width, luma_rows, luma_cols, y)
-    _area(chroma_u, chroma_width, chroma_rows, chroma_cols, u)
-    _area(chroma_v, chroma_width, chroma_rows, chroma_cols, v)
+    if (width > luma.shape[1] or chroma_width > min(chroma_u.shape[1], chroma_v.shape[1])
+            or luma_rows.shape[0] != out_h or chroma_rows.shape[0] != out_h
+            or luma_taps.shape[1] != out_w or chroma_taps.shape[1] != out_w
+            or luma_inverse.shape[0] != out_w or chroma_inverse.shape[0] != out_w
+            or not _fits(luma_rows, luma_taps, luma.shape[0], width)
+            or not _fits(chroma_rows, chroma_taps, min(chroma_u.shape[0], chroma_v.shape[0]), chroma_width)):
+        raise ValueError("thumbnail boxes do not fit the planes")
+    counts = np.empty(width, np.uint16)
+    sum_y = np.zeros(width + 1, np.float32)  # the last entry stays 0: where absent samples point
+    sum_u = np.zeros(chroma_width + 1, np.float32)
+    sum_v = np.zeros(chroma_width + 1, np.float32)
+    box_y = np.empty(out_w, np.float32)
+    box_u = np.empty(out_w, np.float32)
+    box_v = np.empty(out_w, np.float32)
     luma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 219.0)
     chroma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 224.0)
-    luma_zero = np.float32(0.0) if full_range else np.float32(16.0)
+    luma_offset = (np.float32(0.0) if full_range else np.float32(16.0)) * luma_scale
+    chroma_offset = np.float32(128.0) * chroma_scale
+    flat = out.reshape(out_h, out_w * 3)
     for i in range(out_h):
+        _row_sums(luma, luma_rows, i, width, counts, sum_y)
+        _row_sums(chroma_u, chroma_rows, i, chroma_width, counts, sum_u)
+        _row_sums(chroma_v, chroma_rows, i, chroma_width, counts, sum_v)
         for j in range(out_w):
-            yy = (np.float32(y[i, j]) - luma_zero) * luma_scale
-            uu = (np.float32(u[i, j]) - np.float32(128.0)) * chroma_scale
-            vv = (np.float32(v[i, j]) - np.float32(128.0)) * chroma_scale
+            box_y[j] = sum_y[luma_taps[0, j]] + sum_y[luma_taps[1, j]] + sum_y[luma_taps[2, j]]
+            a, b, c = chroma_taps[0, j], chroma_taps[1, j], chroma_taps[2, j]
+            box_u[j] = sum_u[a] + sum_u[b] + sum_u[c]
+            box_v[j] = sum_v[a] + sum_v[b] + sum_v[c]
+        luma_k = luma_scale / np.float32(luma_rows[i, 2])
+        chroma_k = chroma_scale / np.float32(chroma_rows[i, 2])
+        row = flat[i]
+        for j in range(out_w):
+            yy = box_y[j] * luma_inverse[j] * luma_k - luma_offset
+            weight = chroma_inverse[j] * chroma_k
+            uu = box_u[j] * weight - chroma_offset
+            vv = box_v[j] * weight - chroma_offset
             for channel in range(3):
                 value = yy + matrix[channel, 0] * uu + matrix[channel, 1] * vv + np.float32(0.5)
-                out[i, j, channel] = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
+                row[3 * j + channel] = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
 
 
 @_compile
@@ -179,66 +207,109 @@ def box_samples(size: int, count: int) -> np.ndarray:
     return np.stack([first, step, taken], axis=1)
 
 
+@dataclass(frozen=True)
+class ThumbnailBoxes:
+    """Where each thumbnail pixel samples a planar 4:2:0 frame: per output row the (first, step, how many) of
+    its luma and chroma rows (``box_samples``); per output column up to 3 luma and 3 chroma column taps (a
+    missing sample points one past the plane's width, at a zero) and 1 / the number of columns sampled."""
+
+    height: int  # the frame's
+    width: int
+    luma_rows: np.ndarray  # int64 [out_h, 3]
+    chroma_rows: np.ndarray
+    luma_taps: np.ndarray  # int64 [3, out_w]
+    chroma_taps: np.ndarray
+    luma_inverse: np.ndarray  # float32 [out_w]
+    chroma_inverse: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out_h, out_w)."""
+        return len(self.luma_rows), len(self.luma_inverse)
+
+
+def _column_taps(size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    boxes = box_samples(size, count)
+    first, step, taken = boxes.T
+    taps = np.stack([np.where(t < taken, first + t * step, size) for t in range(SAMPLES_PER_BOX)])
+    return np.ascontiguousarray(taps), (np.float32(1.0) / taken.astype(np.float32))
+
+
+def thumbnail_boxes(height: int, width: int, out_h: int, out_w: int) -> ThumbnailBoxes | None:
+    """The sampling of a ``height`` x ``width`` 4:2:0 frame into an ``out_h`` x ``out_w`` thumbnail, or ``None``
+    where the chroma planes are smaller than the thumbnail (the caller scales another way)."""
+    chroma_h, chroma_w = (height + 1) // 2, (width + 1) // 2
+    if chroma_h < out_h or chroma_w < out_w or out_h < 1 or out_w < 1:
+        return None
+    luma_taps, luma_inverse = _column_taps(width, out_w)
+    chroma_taps, chroma_inverse = _column_taps(chroma_w, out_w)
+    return ThumbnailBoxes(height, width, box_samples(height, out_h), box_samples(chroma_h, out_h),
+                          luma_taps, chroma_taps, luma_inverse, chroma_inverse)
+
+
 # Kr, Kb of FFmpeg's colour spaces by AVColorSpace number (swscale's choice: anything else is BT.601)
 _KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 _BT601 = (0.299, 0.114)
 
 
+@lru_cache(maxsize=None)
 def colour_matrix(colorspace: int) -> np.ndarray:
-    """float32 [3, 2]: each of R, G, B = Y + a U + b V (U, V centred) for FFmpeg colour space ``colorspace``."""
+    """float32 [3, 2] (read-only): each of R, G, B = Y + a U + b V (U, V centred) for FFmpeg colour space
+    ``colorspace``."""
     kr, kb = _KR_KB.get(int(colorspace), _BT601)
     kg = 1.0 - kr - kb
-    return np.asarray([[0.0, 2 * (1 - kr)],
-                       [-2 * kb * (1 - kb) / kg, -2 * kr * (1 - kr) / kg],
-                       [2 * (1 - kb), 0.0]], dtype=np.float32)
+    matrix = np.asarray([[0.0, 2 * (1 - kr)],
+                         [-2 * kb * (1 - kb) / kg, -2 * kr * (1 - kr) / kg],
+                         [2 * (1 - kb), 0.0]], dtype=np.float32)
+    matrix.flags.writeable = False
+    return matrix
 
 
-def area_rgb(planes: tuple[np.ndarray, np.ndarray, np.ndarray], width: int, boxes: tuple[np.ndarray, ...],
-             colorspace: int, full_range: bool) -> np.ndarray:
-    """uint8 [out_h, out_w, 3]: a planar 4:2:0 image's Y, U and V averaged over boxes (``boxes``: the
-    ``box_samples`` of luma rows, luma columns, chroma rows, chroma columns), then converted to RGB (limited
-    or full range, as FFmpeg reads ``colorspace``)."""
-    luma_rows, luma_cols, chroma_rows, chroma_cols = boxes
+def area_rgb(planes: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: ThumbnailBoxes, colorspace: int,
+             full_range: bool) -> np.ndarray:
+    """uint8 [out_h, out_w, 3]: a planar 4:2:0 image's Y, U and V (rows padded to their line size) averaged
+    over ``boxes``, then converted to RGB (limited or full range, as FFmpeg reads ``colorspace``)."""
+    matrix = colour_matrix(int(colorspace))
     if not AVAILABLE:
-        return _area_rgb_numpy(planes, width, boxes, colour_matrix(colorspace), bool(full_range))
-    out = np.empty((len(luma_rows), len(luma_cols), 3), np.uint8)
-    _area_rgb(planes[0], planes[1], planes[2], width, (width + 1) // 2, luma_rows, luma_cols, chroma_rows,
-              chroma_cols, colour_matrix(colorspace), bool(full_range), out)
+        return _area_rgb_numpy(planes, boxes, matrix, bool(full_range))
+    out = np.empty((*boxes.shape, 3), np.uint8)
+    _area_rgb(planes[0], planes[1], planes[2], boxes.width, (boxes.width + 1) // 2, boxes.luma_rows,
+              boxes.luma_taps, boxes.luma_inverse, boxes.chroma_rows, boxes.chroma_taps, boxes.chroma_inverse,
+              matrix, bool(full_range), out)
     return out
 
 
-def _area_numpy(plane: np.ndarray, width: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``_area`` in numpy: the same samples, sums and rounding."""
-    if rows.size and (rows[:, 0] + rows[:, 1] * (rows[:, 2] - 1)).max() >= plane.shape[0]:
-        raise ValueError("a thumbnail row lies outside the plane")
-    if cols.size and (cols[:, 0] + cols[:, 1] * (cols[:, 2] - 1)).max() >= width:
-        raise ValueError("a thumbnail column lies outside the plane")
-    sums = np.zeros((len(rows), width), np.uint32)
+def _box_sums_numpy(plane: np.ndarray, width: int, rows: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """float32 [out_h, out_w]: ``_row_sums`` and the taps' sum of ``_area_rgb``, in the same order."""
+    if rows.size and ((rows[:, 0] + rows[:, 1] * (rows[:, 2] - 1)).max() >= plane.shape[0] or rows.min() < 0
+                      or taps.min() < 0 or taps.max() > width or width > plane.shape[1]):
+        raise ValueError("thumbnail boxes do not fit the planes")
+    counts = np.zeros((len(rows), width), np.uint16)
     for t in range(int(rows[:, 2].max(initial=0))):
         taken = rows[:, 2] > t
-        sums[taken] += plane[rows[taken, 0] + t * rows[taken, 1], :width]
-    total = np.zeros((len(rows), len(cols)), np.uint32)
-    for t in range(int(cols[:, 2].max(initial=0))):
-        taken = cols[:, 2] > t
-        total[:, taken] += sums[:, cols[taken, 0] + t * cols[taken, 1]]
-    count = (rows[:, 2][:, None] * cols[:, 2][None, :]).astype(np.float32)
-    return (total.astype(np.float32) / count + np.float32(0.5)).astype(np.uint8)
+        counts[taken] += plane[rows[taken, 0] + t * rows[taken, 1], :width]
+    sums = np.zeros((len(rows), width + 1), np.float32)
+    sums[:, :width] = counts
+    return (sums[:, taps[0]] + sums[:, taps[1]]) + sums[:, taps[2]]
 
 
-def _area_rgb_numpy(planes: tuple[np.ndarray, np.ndarray, np.ndarray], width: int, boxes: tuple[np.ndarray, ...],
+def _area_rgb_numpy(planes: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: ThumbnailBoxes,
                     matrix: np.ndarray, full_range: bool) -> np.ndarray:
     """``_area_rgb`` in numpy, the float32 operations in the same order: the same thumbnail."""
-    luma_rows, luma_cols, chroma_rows, chroma_cols = boxes
-    chroma_width = (width + 1) // 2
-    y = _area_numpy(planes[0], width, luma_rows, luma_cols).astype(np.float32)
-    u = _area_numpy(planes[1], chroma_width, chroma_rows, chroma_cols).astype(np.float32)
-    v = _area_numpy(planes[2], chroma_width, chroma_rows, chroma_cols).astype(np.float32)
+    chroma_width = (boxes.width + 1) // 2
+    box_y = _box_sums_numpy(planes[0], boxes.width, boxes.luma_rows, boxes.luma_taps)
+    box_u = _box_sums_numpy(planes[1], chroma_width, boxes.chroma_rows, boxes.chroma_taps)
+    box_v = _box_sums_numpy(planes[2], chroma_width, boxes.chroma_rows, boxes.chroma_taps)
     luma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 219.0)
     chroma_scale = np.float32(1.0) if full_range else np.float32(255.0 / 224.0)
-    luma_zero = np.float32(0.0) if full_range else np.float32(16.0)
-    yy = (y - luma_zero) * luma_scale
-    uu = (u - np.float32(128.0)) * chroma_scale
-    vv = (v - np.float32(128.0)) * chroma_scale
+    luma_offset = (np.float32(0.0) if full_range else np.float32(16.0)) * luma_scale
+    chroma_offset = np.float32(128.0) * chroma_scale
+    luma_k = (luma_scale / boxes.luma_rows[:, 2].astype(np.float32))[:, None]
+    chroma_k = (chroma_scale / boxes.chroma_rows[:, 2].astype(np.float32))[:, None]
+    yy = box_y * boxes.luma_inverse * luma_k - luma_offset
+    weight = boxes.chroma_inverse * chroma_k
+    uu = box_u * weight - chroma_offset
+    vv = box_v * weight - chroma_offset
     channels = [np.clip(yy + matrix[c, 0] * uu + matrix[c, 1] * vv + np.float32(0.5), 0, 255) for c in range(3)]
     return np.stack(channels, axis=-1).astype(np.uint8)
 
@@ -261,7 +332,6 @@ def warm_up() -> None:
     crop_input(image, None, index, index, mean, std)
     crop_input(image, (index, index, weight, weight, index, index, weight, weight), index, index, mean, std)
     planes = (np.zeros((4, 4), np.uint8), np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8))
-    rows = box_samples(4, 2)
-    area_rgb(planes, 4, (rows, rows, box_samples(2, 2), box_samples(2, 2)), 1, False)
+    area_rgb(planes, thumbnail_boxes(4, 4, 2, 2), 1, False)
     into = tuple(np.zeros((size, 32), np.uint8) for size in (2, 1, 1))  # a frame's planes, padded rows
     pack_blocks(planes, np.arange(2), np.arange(2), np.arange(1), np.arange(1), into)

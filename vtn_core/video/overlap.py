@@ -19,6 +19,7 @@ Frame = TypeVar("Frame")
 MAX_CONVERTERS = 4
 SINGLE_THREAD_DECODER_CORES = 2
 FRAMES_PER_SAMPLE_FOR_THREADS = 2.0  # beyond this the decoder, not conversion, is the limit
+LIGHT_CONVERSION_SHARE = 0.1  # converting up to this share of a frame's pixels (and its thumbnail) is light
 FRAMES_AHEAD_PER_CONVERTER = 3  # decoded frames waiting per converter (each a full frame: bounded memory)
 
 
@@ -28,13 +29,19 @@ def converter_threads(cpus: int | None = None) -> int:
     return max(1, min(MAX_CONVERTERS, (cpus or os.cpu_count() or 1) // 2))
 
 
-def decoder_threads(frames_per_sample: float, cpus: int | None = None) -> int | None:
-    """FFmpeg's decoding threads beside the converters. On ``SINGLE_THREAD_DECODER_CORES`` cores or fewer, one
-    thread where nearly every decoded frame is also converted (fewer than ``FRAMES_PER_SAMPLE_FOR_THREADS``
-    decoded per sample): there FFmpeg's frame threads cost 50% more CPU for 10% less wall time and the
-    converter needs the other core. Else ``None``: FFmpeg's own frame and slice threads (decoding dominates)."""
+def decoder_threads(frames_per_sample: float, converted_share: float = 1.0, cpus: int | None = None) -> int | None:
+    """FFmpeg's decoding threads beside the converters: ``None`` (FFmpeg's frame and slice threads, one per
+    core) or 1.
+
+    One thread only on ``SINGLE_THREAD_DECODER_CORES`` cores or fewer, where nearly every decoded frame is
+    also converted (fewer than ``FRAMES_PER_SAMPLE_FOR_THREADS`` decoded per sample) and the conversion is
+    heavy (more than ``LIGHT_CONVERSION_SHARE`` of each frame's pixels turned to RGB, ``converted_share``):
+    FFmpeg's frame threads cost 50% more CPU for 15-30% less wall time, worth it only where the converter
+    leaves that CPU idle (docs/VIDEO.md, "Converting beside the decoder")."""
     few_cores = (cpus or os.cpu_count() or 1) <= SINGLE_THREAD_DECODER_CORES
-    return 1 if few_cores and frames_per_sample < FRAMES_PER_SAMPLE_FOR_THREADS else None
+    dense = frames_per_sample < FRAMES_PER_SAMPLE_FOR_THREADS
+    heavy = converted_share > LIGHT_CONVERSION_SHARE
+    return 1 if few_cores and dense and heavy else None
 
 
 def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Callable[[Frame], Any],

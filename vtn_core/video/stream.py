@@ -75,10 +75,11 @@ class ChunkStream:
         # the reader hands decoded frames over as they are; converter threads convert them (``_in_process``)
         passthrough = None if conversion == "legacy" else _as_decoded
         self.reader = FrameReader(path, indices, info, strategy, convert=passthrough, device=decode_device)
+        self.converter.rotation = self.reader.info.rotation
         if conversion != "legacy":
             unique = max(1, len(np.unique(indices)))
-            self.reader.threads = decoder_threads(frames_to_decode(self.reader.info, indices) / unique)
-        self.converter.rotation = self.reader.info.rotation
+            share = self.converter.converted_share(self.reader.info.height, self.reader.info.width)
+            self.reader.threads = decoder_threads(frames_to_decode(self.reader.info, indices) / unique, share)
         self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
         self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
