@@ -95,6 +95,25 @@ def test_thumbnails_fall_back_to_ffmpeg_where_the_boxes_do_not_apply_and_numpy_g
     np.testing.assert_array_equal(FrameConverter(BUNDLED, thumb_height=48).thumbnail(big), compiled)
 
 
+@pytest.mark.parametrize("height,width,out_h,out_w", [(271, 481, 96, 170), (720, 1280, 96, 171), (97, 64, 48, 32)])
+@pytest.mark.parametrize("full_range", [False, True])
+def test_the_thumbnail_loop_and_its_numpy_twin_give_the_same_bytes(height, width, out_h, out_w, full_range):
+    rng = np.random.default_rng(height + width)
+    chroma = ((height + 1) // 2, (width + 1) // 2)
+    padding = 5  # decoded planes carry padding after each row
+    planes = (rng.integers(0, 256, (height, width + padding), dtype=np.uint8),
+              rng.integers(0, 256, (chroma[0], chroma[1] + padding), dtype=np.uint8),
+              rng.integers(0, 256, (chroma[0], chroma[1] + padding), dtype=np.uint8))
+    boxes = kernels.thumbnail_boxes(height, width, out_h, out_w)
+    compiled = kernels.area_rgb(planes, boxes, 1, full_range)
+    twin = kernels._area_rgb_numpy(planes, boxes, kernels.colour_matrix(1), full_range)
+    assert compiled.shape == (out_h, out_w, 3)
+    np.testing.assert_array_equal(compiled, twin)
+    grey = tuple(np.full_like(p, 128 if i else 126) for i, p in enumerate(planes))  # mid grey, padding alike
+    level = kernels.area_rgb(grey, boxes, 1, full_range)
+    assert np.all(level == level[0, 0]) and abs(int(level[0, 0, 0]) - (126 if full_range else 128)) <= 1
+
+
 def test_without_numba_the_converter_gives_the_same_model_input(tmp_path, monkeypatch):
     path = make_video(tmp_path / "v.mp4", 12, height=240, width=320)
     info = probe_video(path)
