@@ -149,8 +149,9 @@ def run_video(
     ``progress(stage, done, total)`` is called per stage and per chunk. ``decode_workers``: decode processes
     (``None``: one for short clips, more for long videos); ``decode_device``: "auto", "cpu" or "cuda"
     (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed. ``resize``: "exact" (the
-    official recipe) or "decoder" (opt-in: FFmpeg resizes while converting; faster, not the recipe: its
-    effect on logits and attention is in the benchmark).
+    official recipe) or "decoder" (opt-in: FFmpeg resizes the whole frame while converting; not the recipe,
+    and since the exact path converts only the crop's pixels no longer faster on the CPU: its effect on
+    logits, attention and decoding time is in the benchmark).
     """
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
