@@ -22,6 +22,7 @@ class Sizes:
     frames_vit: int
     chunk_vit: int
     repeats_bundled: int
+    repeats_vit: int  # overhead's ViT-B pipeline/backbone pairs (quick: short, so a median of several)
     repeats_multiview: int
     decode_s: int
     decode_samples: int
@@ -37,12 +38,12 @@ class Sizes:
     sparse_video_s: int  # decode_overhead's second video: its samples spread over a longer 720p video
 
 
-FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3,
+FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3, repeats_vit=1,
              repeats_multiview=2, decode_s=600, decode_samples=250, vit_views=(1, 3), bundled_views=(10, 3),
              long_minutes=(10, 60),
              scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=5, scaling_video_s=300,
              scaling_video_gop=250, scaling_fps=1.0, sparse_video_s=60)
-QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=8, chunk_vit=4, repeats_bundled=2,
+QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=8, chunk_vit=4, repeats_bundled=2, repeats_vit=3,
               repeats_multiview=1, decode_s=20, decode_samples=40, vit_views=(1, 1), bundled_views=(3, 3),
               long_minutes=(0.25, 0.5),
               scaling_tokens=(250, 500), scaling_repeats=1, decoding_repeats=5, scaling_video_s=60,
@@ -116,7 +117,7 @@ def _overhead(bundled, vit, clip, sizes: Sizes) -> dict[str, Any]:
     from vtn_core.bench.overhead import bench_overhead
 
     return {"bundled": bench_overhead(bundled, clip, sizes.frames_bundled, CHUNK, sizes.repeats_bundled),
-            "vit_b": bench_overhead(vit, clip, sizes.frames_vit, sizes.chunk_vit, 1)}
+            "vit_b": bench_overhead(vit, clip, sizes.frames_vit, sizes.chunk_vit, sizes.repeats_vit)}
 
 
 def _decode(options: BenchOptions, sizes: Sizes) -> dict[str, Any]:
