@@ -199,9 +199,12 @@ class FrameConverter:
 
     def plan_for(self, frame: av.VideoFrame) -> tuple[CropPixels, _Blocks | None]:
         """The crop's pixels for this frame's displayed size (cached per size)."""
-        key = (frame.width, frame.height)
+        return self._plan_at(frame.width, frame.height)
+
+    def _plan_at(self, coded_width: int, coded_height: int) -> tuple[CropPixels, _Blocks | None]:
+        key = (coded_width, coded_height)
         if key not in self._plans:
-            height, width = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+            height, width = (coded_width, coded_height) if self.turns % 2 else (coded_height, coded_width)
             plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
             self._plans[key] = (plan, _blocks(plan) if self.turns == 0 else None)
         return self._plans[key]
@@ -211,11 +214,7 @@ class FrameConverter:
         frame, as planned before the first frame is seen (1.0 where the whole frame is converted)."""
         if self.mode in ("whole", "legacy", "decoder-resize") or self.turns:
             return 1.0
-        key = (width, height)
-        if key not in self._plans:
-            plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
-            self._plans[key] = (plan, _blocks(plan))
-        blocks = self._plans[key][1]
+        blocks = self._plan_at(width, height)[1]  # not turned: coded size = displayed size
         limit = WINDOW_AREA if blocks.window is not None else COMPACT_AREA
         return blocks.area / (height * width) if blocks.area <= limit * height * width else 1.0
 
