@@ -114,10 +114,7 @@ def _fits(rows, taps, plane_rows, width):
     for i in range(rows.shape[0]):
         if rows[i, 0] < 0 or rows[i, 1] < 1 or rows[i, 2] < 1 or rows[i, 0] + rows[i, 1] * (rows[i, 2] - 1) >= plane_rows:
             return False
-    for value in taps.ravel():
-        if value < 0 or value > width:
-            return False
-    return True
+    return _within(taps, width + 1, 0)
 
 
 @_compile
@@ -218,8 +215,7 @@ class ThumbnailBoxes:
     its luma and chroma rows (``box_samples``); per output column up to 3 luma and 3 chroma column taps (a
     missing sample points one past the plane's width, at a zero) and 1 / the number of columns sampled."""
 
-    height: int  # the frame's
-    width: int
+    width: int  # the frame's
     luma_rows: np.ndarray  # int64 [out_h, 3]
     chroma_rows: np.ndarray
     luma_taps: np.ndarray  # int64 [3, out_w]
@@ -248,7 +244,7 @@ def thumbnail_boxes(height: int, width: int, out_h: int, out_w: int) -> Thumbnai
         return None
     luma_taps, luma_inverse = _column_taps(width, out_w)
     chroma_taps, chroma_inverse = _column_taps(chroma_w, out_w)
-    return ThumbnailBoxes(height, width, box_samples(height, out_h), box_samples(chroma_h, out_h),
+    return ThumbnailBoxes(width, box_samples(height, out_h), box_samples(chroma_h, out_h),
                           luma_taps, chroma_taps, luma_inverse, chroma_inverse)
 
 
