@@ -19,6 +19,7 @@ from vtn_core.cpu_threads import BackboneThreads
 from vtn_core.hashing import file_digest, text_digest
 from vtn_core.model import VTN
 from vtn_core.result import Result
+from vtn_core.twin import private_twin
 from vtn_core.video import frame_positions, iter_chunks, probe_video, sample_indices
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -48,8 +49,8 @@ class _Encoder:
                 if chunk > 1:
                     chunk = max(1, chunk // 2)
                     self.notices.append(f"GPU out of memory: retrying with chunks of {chunk} frames")
-                else:
-                    self.model.to("cpu")
+                else:  # a CPU twin: the model may be shared (the app's sessions) and stays where it is
+                    self.model = private_twin(self.model).to("cpu")
                     self.precision = "fp32"
                     self.notices.append("GPU out of memory even one frame at a time: continuing on the CPU")
 
@@ -225,6 +226,7 @@ def run_video(
 
         report("temporal", 0, 1)
         computed = time.perf_counter()
+        model = encoder.model  # on the CPU after an out-of-memory fallback
         device = model.device
         feature_tensor = torch.cat(features).to(device)[None]
         position_tensor = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(device)[None]

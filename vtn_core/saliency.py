@@ -9,7 +9,6 @@ frame; pixels the crop cut away are marked unseen (NaN).
 """
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from torch import nn
 from vtn_core.config import Preprocessing
 from vtn_core.errors import VTNError
 from vtn_core.model import VTN
+from vtn_core.twin import private_twin
 from vtn_core.video import preprocess_frames, scaled_size
 
 # Grad-CAM++ first: our backbones max-pool their last map, so the video logit's gradient reaches a few argmax
@@ -139,16 +139,6 @@ def cam_layer(backbone: nn.Module, crop: int) -> CamLayer:
 
 
 # ---- Grad-CAM of the video-level logit ---------------------------------------------------------------------
-def private_backbone(model: VTN) -> VTN:
-    """A shallow twin of ``model`` whose backbone is a private copy: the hooks ``grad-cam`` and rollout register
-    then never see another caller's forward passes (the app shares one model between sessions), and the
-    gradient pass leaves the shared backbone's parameters untouched. The temporal encoder and head are shared."""
-    twin = copy.copy(model)
-    twin._modules = dict(model._modules)
-    twin._modules["backbone"] = copy.deepcopy(model.backbone)
-    return twin
-
-
 class VideoLevelLogits(nn.Module):
     """frames [K, 3, H, W] → the video's logits [1, C]: their fresh backbone features replace the cached ones at
     ``slots`` and the whole sequence goes through the temporal encoder and head once.
@@ -175,7 +165,9 @@ class VideoLevelLogits(nn.Module):
 def _grad_cam(model: VTN, features: torch.Tensor, positions: np.ndarray, slots: list[int],
               pixels: torch.Tensor, class_index: int, method: str) -> np.ndarray:
     device = model.device
-    wrapper = VideoLevelLogits(private_backbone(model), features.to(device), torch.as_tensor(positions).to(device),
+    # a private twin: grad-cam's hooks, the backward pass's parameter gradients and its zero_grad stay off the
+    # shared model (vtn_core.twin says why: concurrent sessions crashed the server)
+    wrapper = VideoLevelLogits(private_twin(model), features.to(device), torch.as_tensor(positions).to(device),
                                slots)
     layer = cam_layer(wrapper.backbone, pixels.shape[-1])
     cam = GRADIENT_METHODS[method](model=wrapper, target_layers=[layer.module], reshape_transform=layer.reshape)
@@ -184,7 +176,6 @@ def _grad_cam(model: VTN, features: torch.Tensor, positions: np.ndarray, slots: 
             maps = cam(input_tensor=pixels.to(device), targets=[ClassifierOutputTarget(int(class_index))])
     finally:
         cam.activations_and_grads.release()
-        model.zero_grad(set_to_none=True)  # the shared temporal encoder's parameters got gradients too
     # grad-cam scales each map by (max + 1e-7): tiny gradients (a saturated softmax upstream) would stay far
     # below 1, so finish the per-frame normalisation to [0, 1] here; an all-zero map stays zero (flat, no peak)
     maps = np.asarray(maps, dtype=np.float32)
@@ -215,8 +206,7 @@ def grad_cam_maps(model: VTN, features: torch.Tensor, positions: np.ndarray, slo
     except torch.OutOfMemoryError:
         torch.cuda.empty_cache()
     notes.append("GPU out of memory even one frame at a time: the saliency pass continues on the CPU")
-    model.to("cpu")
-    return _grad_cam(model, features, positions, slots, pixels, class_index, method)
+    return _grad_cam(private_twin(model).to("cpu"), features, positions, slots, pixels, class_index, method)
 
 
 # ---- attention rollout (ViT backbones) -----------------------------------------------------------------------
@@ -247,7 +237,7 @@ def attention_rollout_maps(backbone: nn.Module, pixels: torch.Tensor) -> np.ndar
     """
     if not is_vit(backbone):
         raise VTNError("attention rollout needs a ViT backbone; use Grad-CAM for this model")
-    backbone = copy.deepcopy(backbone)  # private hooks: see ``private_backbone``
+    backbone = private_twin(backbone)  # private hooks (``vtn_core.twin``)
     inputs: list[torch.Tensor] = []
     hooks = [block.attn.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
              for block in backbone.blocks]
