@@ -71,19 +71,24 @@ def stop(server: subprocess.Popen) -> None:
 @contextlib.contextmanager
 def app_server(env: dict[str, str], log: Path) -> Iterator[int]:
     """``streamlit run app.py`` on a free localhost port (output to ``log``); yields the port once healthy and
-    always stops the server."""
+    always stops the server. A server that died during the test fails it with its exit status and its log
+    (Python's fault handler writes every thread's stack there on a crash), not only with a page timeout."""
     port = free_port()
     with open(log, "w") as log_handle:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
              "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT)
+            cwd=ROOT, env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=log_handle, stderr=subprocess.STDOUT)
     try:
         wait_healthy(port, server, log)
         yield port
     finally:
+        died = server.poll()
         stop(server)
+        if died is not None:
+            raise AssertionError(f"the streamlit server died during the test (exit status {died}):\n"
+                                 f"{log.read_text(errors='replace')[:6000]}")
 
 
 def wait_idle(page, timeout_ms: int = RESULT_TIMEOUT_MS) -> None:
