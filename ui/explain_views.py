@@ -12,11 +12,15 @@ import streamlit as st
 
 import vtn_core
 from ui import state
+from ui.shared import SharedResults
 from ui.views import CHART_CONFIG, md
 from vtn_core.result import Result
 
 MAX_EXPLANATIONS = 8
 TOP_K = 4
+# explanations shared between sessions (``ui.shared``): the demo's default view, opened by several people at once,
+# is computed once; each holds its K source frames (~2.7 MB each at 720p) and the run's features
+SHARED: SharedResults = SharedResults(max_entries=16)
 
 
 def _store() -> OrderedDict:
@@ -35,7 +39,8 @@ def _remember(key: str, value: Any) -> Any:
 def explanation(model: vtn_core.VTN, result: Result, video: Path, slots: list[int], method: str | None,
                 faithfulness: bool, label: str = ""):
     """``explain_video`` for these slots/method (the run's frame count), with a progress bar; None after an
-    ``st.error``. Features are extracted once per result and reused for every later question."""
+    ``st.error``. Features are extracted once per result and reused for every later question; an explanation
+    another session already computed (or is computing) for the same files is shared (``SHARED``)."""
     from vtn_core.explain import explain_video
 
     base = state.result_key_for(result)
@@ -44,6 +49,8 @@ def explanation(model: vtn_core.VTN, result: Result, video: Path, slots: list[in
     if key in store:
         store.move_to_end(key)
         return store[key]
+    stamps = state.file_stamps(result)
+    shared_key = repr((base, stamps, tuple(slots), method, faithfulness)) if stamps else None
     features = store.get(repr((base, "features")))
     prefix = f"{md(label)}: " if label else ""
     bar = st.progress(0.0, text=f"{prefix}Preparing the explanation…")
@@ -56,10 +63,16 @@ def explanation(model: vtn_core.VTN, result: Result, video: Path, slots: list[in
         bar.progress(min(1.0, start + (end - start) * (done / total if total else 1.0)),
                      text=f"{prefix}{texts.get(stage, stage)}")
 
+    def waiting() -> None:
+        bar.progress(0.0, text=f"{prefix}Another session is computing this explanation; it is shared when done…")
+
+    def compute():
+        return explain_video(model, video, num_frames=result.num_frames, picked=slots,
+                             methods=[method] if method else None, faithfulness=faithfulness,
+                             features=features, progress=report)
+
     try:
-        explained = explain_video(model, video, num_frames=result.num_frames, picked=slots,
-                                  methods=[method] if method else None, faithfulness=faithfulness,
-                                  features=features, progress=report)
+        explained = SHARED.get_or_compute(shared_key, compute, waiting) if shared_key else compute()
     except vtn_core.VTNError as exc:
         st.error(f"{prefix}cannot explain this video: {md(exc)}")
         return None

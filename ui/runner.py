@@ -1,6 +1,7 @@
 """Run a model over a video with a visible progress bar, once per session and settings.
 
-Results come from this session's memory first, then ``run_video``'s disk cache, then a real run.
+Results come from this session's memory first, then from the runs shared between sessions (one run for all the
+sessions asking for it at once), then ``run_video``'s disk cache, then a real run.
 A bad video or setting is shown with ``st.error`` (its specific message) and returns ``None``.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import streamlit as st
 
 import vtn_core
 from ui import state
+from ui.shared import SharedResults
 from ui.views import md
 from vtn_core.inference import run_video
 from vtn_core.result import Result
@@ -18,6 +20,9 @@ from vtn_core.result import Result
 STAGE_TEXT = {"probe": "Reading the video", "decode": "Decoding frames", "backbone": "Backbone (per frame)",
               "temporal": "Temporal encoder ([CLS] over all frames)"}
 STAGE_SPAN = {"probe": (0.0, 0.03), "decode": (0.03, 0.45), "backbone": (0.45, 0.93), "temporal": (0.93, 1.0)}
+# results shared between sessions (``ui.shared``; the key names the files by path, size and mtime): sessions
+# asking for the same run at once wait for one; each holds its thumbnails (~12 MB for 250 samples at 96 px)
+SHARED: SharedResults[Result] = SharedResults(max_entries=8)
 
 
 def stage_fraction(stage: str, done: int, total: int) -> float:
@@ -48,9 +53,15 @@ def analyse(model: vtn_core.VTN, video: Path, num_frames: int | None, label: str
         counts = f" {done}/{total} frames" if stage in ("decode", "backbone") and total > 1 else ""
         bar.progress(min(1.0, stage_fraction(stage, done, total)), text=f"{prefix}{STAGE_TEXT.get(stage, stage)}{counts}")
 
+    def waiting() -> None:
+        bar.progress(0.0, text=f"{prefix}Another session is analysing this video with this model; sharing its result…")
+
+    def compute() -> Result:
+        return run_video(model, video, num_frames=num_frames, progress=report, thumb_height=thumbnail_height(num_frames))
+
     try:
-        result = run_video(model, video, num_frames=num_frames, progress=report,
-                           thumb_height=thumbnail_height(num_frames))
+        shared = state.shareable(model.metadata.get("path"), video)
+        result = SHARED.get_or_compute(key, compute, waiting) if shared else compute()
     except vtn_core.VTNError as exc:
         st.error(f"{prefix}cannot analyse this video: {md(_named(exc, video, video_name))}")
         return None

@@ -110,6 +110,29 @@ def result_key_for(result: Result) -> str:
                  result.num_frames, result.device))
 
 
+def shareable(checkpoint: str | Path | None, video: str | Path | None) -> bool:
+    """Whether work on these files may be shared between sessions: both are files, and the video is not an
+    upload (uploads live in their session's private folder, and what is derived from them goes with it)."""
+    if not checkpoint or not video or not Path(str(checkpoint)).is_file() or not Path(str(video)).is_file():
+        return False
+    return SESSION_ROOT.resolve() not in Path(str(video)).resolve().parents
+
+
+def file_stamps(result: Result) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(size, mtime) of the result's checkpoint and video files; None when its work is not ``shareable`` (an
+    in-memory model, an upload, a file gone since)."""
+    if not shareable(result.checkpoint.get("path"), result.video.get("path")):
+        return None
+    stamps = []
+    for path in (result.checkpoint.get("path"), result.video.get("path")):
+        try:
+            stat = Path(str(path)).stat()
+        except OSError:
+            return None
+        stamps.append((stat.st_size, stat.st_mtime_ns))
+    return stamps[0], stamps[1]
+
+
 def recall(key: str) -> Result | None:
     """This session's result for ``key`` (moved to most recent), or None."""
     store: OrderedDict[str, Result] = st.session_state.setdefault("vtn_results", OrderedDict())
