@@ -49,8 +49,8 @@ def explanation(model: vtn_core.VTN, result: Result, video: Path, slots: list[in
     if key in store:
         store.move_to_end(key)
         return store[key]
-    stamps = state.file_stamps(result)
-    shared_key = repr((base, stamps, tuple(slots), method, faithfulness)) if stamps else None
+    shared_key = (repr((state.result_key(model, video, result.num_frames), tuple(slots), method, faithfulness))
+                  if state.shareable(model.metadata.get("path"), video) else None)
     features = store.get(repr((base, "features")))
     prefix = f"{md(label)}: " if label else ""
     bar = st.progress(0.0, text=f"{prefix}Preparing the explanation…")

@@ -118,21 +118,6 @@ def shareable(checkpoint: str | Path | None, video: str | Path | None) -> bool:
     return SESSION_ROOT.resolve() not in Path(str(video)).resolve().parents
 
 
-def file_stamps(result: Result) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """(size, mtime) of the result's checkpoint and video files; None when its work is not ``shareable`` (an
-    in-memory model, an upload, a file gone since)."""
-    if not shareable(result.checkpoint.get("path"), result.video.get("path")):
-        return None
-    stamps = []
-    for path in (result.checkpoint.get("path"), result.video.get("path")):
-        try:
-            stat = Path(str(path)).stat()
-        except OSError:
-            return None
-        stamps.append((stat.st_size, stat.st_mtime_ns))
-    return stamps[0], stamps[1]
-
-
 def recall(key: str) -> Result | None:
     """This session's result for ``key`` (moved to most recent), or None."""
     store: OrderedDict[str, Result] = st.session_state.setdefault("vtn_results", OrderedDict())
