@@ -262,14 +262,47 @@ def test_a_decode_bound_backbone_gives_cores_to_the_decoder_and_gets_them_back(m
         assert backbone_threads("cuda", 1, cores=4) is None  # a GPU backbone takes no CPU threads
         assert backbone_threads("cpu", 1, cores=4) == 2 and backbone_threads("cpu", 3, cores=4) == 1
         with BackboneThreads("cpu", 1) as threads:
-            threads.after_first_chunk(decode_s=0.05, compute_s=0.01)  # decoding sets the pace
+            threads.after_chunk(decode_s=0.05, compute_s=0.01, frames=32)  # decoding sets the pace
             assert threads.share == 2 and torch.get_num_threads() == 2
-            threads.after_first_chunk(decode_s=0.0, compute_s=9.0)  # decided once
+            threads.after_chunk(decode_s=0.0, compute_s=9.0, frames=32)  # decided once
             assert threads.decode_bound is True
         assert torch.get_num_threads() == 4
         with BackboneThreads("cpu", 1) as threads:
-            threads.after_first_chunk(decode_s=0.05, compute_s=3.0)  # a ViT-B on the CPU: keeps every thread
+            threads.after_chunk(decode_s=0.05, compute_s=3.0, frames=32)  # a ViT-B on the CPU: keeps every thread
             assert torch.get_num_threads() == 4 and threads.decode_bound is False
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_model_seen_before_is_given_its_threads_before_its_first_chunk(monkeypatch):
+    from vtn_core import cpu_threads
+    from vtn_core.cpu_threads import BackboneThreads
+
+    monkeypatch.setattr(cpu_threads.os, "cpu_count", lambda: 4)
+    small, large = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)  # stand-ins: any model object is a key
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        with BackboneThreads("cpu", 1, small) as threads:
+            threads.before_chunk(decode_s=0.05, frames=32)  # never seen: nothing to go on, every thread
+            assert threads.decode_bound is None and torch.get_num_threads() == 4
+            threads.after_chunk(decode_s=0.05, compute_s=0.016, frames=32)  # 0.5 ms a frame, remembered
+            assert torch.get_num_threads() == 2
+        with BackboneThreads("cpu", 1, large) as threads:
+            threads.after_chunk(decode_s=0.05, compute_s=3.2, frames=32)  # 100 ms a frame: backbone-bound
+        with BackboneThreads("cpu", 1, small) as threads:  # the next analysis: its share from the start
+            threads.before_chunk(decode_s=0.04, frames=16)
+            assert threads.decode_bound is True and torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 4
+        with BackboneThreads("cpu", 1, large) as threads:
+            threads.before_chunk(decode_s=0.04, frames=16)
+            assert threads.decode_bound is False and torch.get_num_threads() == 4
+        with BackboneThreads("cpu", 1, small) as threads:  # decoding far faster this time: backbone-bound
+            threads.before_chunk(decode_s=0.001, frames=16)
+            assert threads.decode_bound is False and torch.get_num_threads() == 4
+        with BackboneThreads("cuda", 1, small) as threads:  # a GPU backbone: nothing to decide
+            threads.before_chunk(decode_s=0.05, frames=16)
+            assert threads.decode_bound is None and torch.get_num_threads() == 4
     finally:
         torch.set_num_threads(before)
 

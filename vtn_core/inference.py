@@ -206,17 +206,19 @@ def run_video(
     report("backbone", 0, total)
     with torch.inference_mode():
         waited = time.perf_counter()
-        with BackboneThreads(model.device.type, getattr(chunks, "workers", 1)) as threads:
+        with BackboneThreads(model.device.type, getattr(chunks, "workers", 1), model) as threads:
             for chunk in chunks:
                 wait = time.perf_counter() - waited
                 decode_time += wait
-                done = chunk.start + chunk.pixels.shape[0]
+                frames = chunk.pixels.shape[0]
+                done = chunk.start + frames
                 report("decode", done, total)
+                threads.before_chunk(wait, frames)
                 computed = time.perf_counter()
                 features.append(encoder(chunk.pixels))
                 compute = time.perf_counter() - computed
                 backbone_time += compute
-                threads.after_first_chunk(wait, compute)
+                threads.after_chunk(wait, compute, frames)
                 thumbnails.add(chunk.thumbnails)
                 timestamps.append(chunk.timestamps_s)
                 report("backbone", done, total)

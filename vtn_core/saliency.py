@@ -157,7 +157,7 @@ class VideoLevelLogits(nn.Module):
         self.register_buffer("slots", torch.as_tensor(slots, dtype=torch.long), persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        fresh = self.backbone(frames).float()
+        fresh = self.vtn.encode_frames(frames).float()
         sequence = self.features.index_copy(0, self.slots, fresh)
         return self.vtn.forward_features(sequence[None], self.positions[None]).logits
 
