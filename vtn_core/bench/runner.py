@@ -38,12 +38,12 @@ class Sizes:
     sparse_video_s: int  # decode_overhead's second video: its samples spread over a longer 720p video
 
 
-FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=3, repeats_vit=1,
+FULL = Sizes(clip_s=10, clip_fps=30, frames_bundled=250, frames_vit=250, chunk_vit=32, repeats_bundled=7, repeats_vit=1,
              repeats_multiview=2, decode_s=600, decode_samples=250, vit_views=(1, 3), bundled_views=(10, 3),
              long_minutes=(10, 60),
              scaling_tokens=(250, 1000, 4000, 16000), scaling_repeats=2, decoding_repeats=5, scaling_video_s=300,
              scaling_video_gop=250, scaling_fps=1.0, sparse_video_s=60)
-QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=8, chunk_vit=4, repeats_bundled=2, repeats_vit=3,
+QUICK = Sizes(clip_s=4, clip_fps=30, frames_bundled=64, frames_vit=8, chunk_vit=4, repeats_bundled=5, repeats_vit=3,
               repeats_multiview=1, decode_s=20, decode_samples=40, vit_views=(1, 1), bundled_views=(3, 3),
               long_minutes=(0.25, 0.5),
               scaling_tokens=(250, 500), scaling_repeats=1, decoding_repeats=5, scaling_video_s=60,
