@@ -10,6 +10,11 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _spread(ratios: list[float]) -> str:
+    """"LOW-HIGH over N repeats" of the paired ratios behind a median."""
+    return f"{min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} repeats"
+
+
 def _overhead_rows(over: dict[str, Any]) -> list[Row]:
     """decode_overhead of one video, per model input size."""
     rows = []
@@ -22,10 +27,8 @@ def _overhead_rows(over: dict[str, Any]) -> list[Row]:
         rows.append(("  before (whole-frame RGB per frame)", f"{r['decode_overhead_legacy']:.2f}x "
                      f"({r['legacy_s']:.2f} s)", "", ""))
         if "bare_threaded_s" in r:
-            spread = r["decode_overhead_ratios"]
             rows.append((f"  bare: FFmpeg threads {r['bare_threaded_s']:.2f} s, one thread "
-                         f"{r['bare_single_thread_s']:.2f} s", f"ratios {min(spread):.2f}-{max(spread):.2f} over "
-                         f"{len(spread)} repeats", "", ""))
+                         f"{r['bare_single_thread_s']:.2f} s", f"ratios {_spread(r['decode_overhead_ratios'])}", "", ""))
     return rows
 
 
@@ -74,10 +77,9 @@ def overhead_rows(doc: dict[str, Any]) -> list[Row]:
                      f"{r['ms_per_frame_backbone']:.1f}", f"{r['overhead_floor_perfect_overlap']:.2f}x overlap, "
                      f"{r['overhead_floor_no_spare_cores']:.2f}x serial", "", ""))
         if "overhead_vs_cpu_budget" in r:
-            spread = r["overhead_vs_floor_ratios"]
             rows.append((f"  vs the CPU budget (decode + backbone CPU time / {r['cores']} cores)",
-                         f"{r['overhead_vs_cpu_budget']:.2f}x; floor ratios {min(spread):.2f}-{max(spread):.2f} over "
-                         f"{len(spread)} repeats", "", ""))
+                         f"{r['overhead_vs_cpu_budget']:.2f}x; floor ratios {_spread(r['overhead_vs_floor_ratios'])}",
+                         "", ""))
     return rows
 
 
