@@ -14,6 +14,7 @@ from tests.videos import make_video, read_index
 from vtn_core.config import Preprocessing
 from vtn_core.video import FrameReader, hwdecode, iter_chunks, preprocess_frames, probe_video, sample_indices, segments
 from vtn_core.video import stream as stream_module
+from vtn_core.video import yuv_rgb
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.preprocess import crop_plan, preprocess_gathered
 from vtn_core.video.probe import VideoInfo
@@ -59,7 +60,8 @@ def test_chunks_equal_the_whole_frame_recipe_exactly(tmp_path, suffix):
         np.testing.assert_array_equal(times, old_times)
         assert thumbs.shape == old_thumbs.shape and [read_index(t) for t in thumbs] == list(indices)
         assert np.abs(thumbs.astype(int) - old_thumbs).mean() < 2  # another scaler, the same picture
-        assert stream.converter.mode_used == ("whole" if suffix == ".gif" else "compact")
+        # small crops of few scattered pixels: converted straight from the planes (test_video_yuv_rgb.py)
+        assert stream.converter.mode_used == ("whole" if suffix == ".gif" else "direct")
 
 
 @pytest.mark.parametrize("rotation", [90, 270])
@@ -76,6 +78,7 @@ def test_rotated_videos_convert_whole_frames_and_stay_exact(tmp_path, rotation):
 def test_a_compact_conversion_that_differs_falls_back_to_whole_frames(tmp_path, monkeypatch):
     path = make_video(tmp_path / "v.mp4", 10, height=64, width=80)
     info = probe_video(path)
+    monkeypatch.setattr(yuv_rgb, "proven", lambda frame: False)  # no direct conversion: compact is tried
     original = FrameConverter._compact
     monkeypatch.setattr(FrameConverter, "_compact", lambda self, frame, blocks: original(self, frame, blocks) ^ 1)
     _, old, _, _ = _chunks(path, np.arange(10), info, RESIZED, conversion="legacy")

@@ -134,10 +134,10 @@ def test_without_numba_the_converter_gives_the_same_model_input(tmp_path, monkey
 def test_warm_up_compiles_what_the_converter_calls(tmp_path):
     kernels.warm_up()
     compiled = {name: len(getattr(kernels, name).signatures) for name in ("_bilinear", "_plain", "_area_rgb",
-                                                                         "_pack_blocks")}
+                                                                         "_pack_blocks", "_yuv_pixels")}
     path = make_video(tmp_path / "v.mp4", 4, height=240, width=320)
     info = probe_video(path)
-    for prep, mode in ((BUNDLED, "compact"), (VIT, "whole"), (Preprocessing(240, 224), "whole"),
+    for prep, mode in ((BUNDLED, "direct"), (BUNDLED, "compact"), (VIT, "whole"), (Preprocessing(240, 224), "whole"),
                        (BUNDLED, "decoder-resize")):
         list(iter_chunks(path, np.arange(4), prep, 4, info=info, prefetch=0, conversion=mode))
     assert {name: len(getattr(kernels, name).signatures) for name in compiled} == compiled

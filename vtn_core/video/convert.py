@@ -24,16 +24,18 @@ from av.video.reformatter import VideoReformatter
 
 from vtn_core.config import Preprocessing
 from vtn_core.limits import MAX_THUMBNAIL_ASPECT
-from vtn_core.video import kernels
+from vtn_core.video import kernels, yuv_rgb
 
 COMPACT_FORMATS = ("yuv420p", "yuvj420p", "nv12")
-CONVERSION_MODES = ("auto", "compact", "whole", "legacy", "decoder-resize")
+CONVERSION_MODES = ("auto", "direct", "compact", "whole", "legacy", "decoder-resize")
 # above this share of the frame, converting it whole (one swscale pass) is cheaper than gathering the blocks;
 # a window (whole runs of rows and columns, copied row by row) pays off up to a larger share
 COMPACT_AREA = 0.25
 WINDOW_AREA = 0.8
 WINDOW_DENSITY = 0.5  # share of the blocks between the first and last read that makes an axis a window
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+# our own conversion of the crop's pixels (``yuv_rgb``) costs ~6 ns a pixel against FFmpeg's ~1.4 (SIMD, whole
+# rows): it pays where the crop reads few, scattered pixels (not a window), up to this share of the frame
+DIRECT_AREA = 0.1
 AREA_FORMATS = ("yuv420p", "yuvj420p")  # planar 4:2:0, 8 bits: the area kernel's thumbnails
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
 
@@ -149,9 +151,11 @@ class FrameConverter:
     [thumb_height, w, 3]). ``rotation`` is the display rotation (degrees) to apply. Safe to call from several
     converter threads at once (``video.overlap``): FFmpeg scalers and scratch frames are kept per thread.
 
-    ``mode``: "compact" (only the crop's blocks or window are converted), "whole" (whole frame, kept reformatter),
-    "legacy" (``to_ndarray`` per frame, as before). "auto" picks compact where it is proven equal on the
-    stream's first frame, else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
+    ``mode``: "direct" (only the crop's pixels, converted by ``yuv_rgb``'s tables straight from the decoded
+    planes), "compact" (only the crop's blocks or window are converted by FFmpeg), "whole" (whole frame, kept
+    reformatter), "legacy" (``to_ndarray`` per frame, as before). "auto" picks direct for a crop of few scattered
+    pixels, else compact, where proven equal on the stream's first frame (direct: also on every (Y, U, V),
+    ``yuv_rgb.proven``), else whole, else legacy. "decoder-resize" (opt-in, NOT the recipe): FFmpeg's
     bilinear scaler resizes to the short side while converting, then the centre crop; its effect on logits
     and attention is measured in the bench (``bench.resize``). ``mode_used`` says which one runs. ``known`` hands over
     ``CropPixels`` computed elsewhere (keyed by displayed (height, width)).
@@ -214,7 +218,9 @@ class FrameConverter:
         frame, as planned before the first frame is seen (1.0 where the whole frame is converted)."""
         if self.mode in ("whole", "legacy", "decoder-resize") or self.turns:
             return 1.0
-        blocks = self._plan_at(width, height)[1]  # not turned: coded size = displayed size
+        plan, blocks = self._plan_at(width, height)  # not turned: coded size = displayed size
+        if self.mode in ("auto", "direct") and self._direct_fits(plan, blocks):
+            return len(plan.rows) * len(plan.cols) / (height * width)
         limit = WINDOW_AREA if blocks.window is not None else COMPACT_AREA
         return blocks.area / (height * width) if blocks.area <= limit * height * width else 1.0
 
@@ -261,8 +267,7 @@ class FrameConverter:
         boxes = self._boxes[key]
         if boxes is None or frame.format.name not in AREA_FORMATS:
             return None
-        full_range = frame.format.name == "yuvj420p" or frame.color_range == FULL_RANGE
-        return kernels.area_rgb(planes or _yuv_planes(frame), boxes, frame.colorspace, full_range)
+        return kernels.area_rgb(planes or _yuv_planes(frame), boxes, frame.colorspace, yuv_rgb.is_full_range(frame))
 
     # ---- the ways to convert ---------------------------------------------------------------------------
     def _settle_mode(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> None:
@@ -275,6 +280,9 @@ class FrameConverter:
     def _source(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None,
                 planes: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(RGB rows uint8 [H, row bytes], where plan.rows lie in them, where plan.cols lie in bytes)."""
+        if self.mode_used == "direct":
+            rgb = self._direct(frame, plan, planes)
+            return rgb, np.arange(len(plan.rows)), 3 * np.arange(len(plan.cols))
         if self.mode_used == "compact":
             rgb = self._compact_frame(frame, blocks, planes)
             return _rows_of(rgb), blocks.rows_in_compact, 3 * blocks.cols_in_compact
@@ -289,12 +297,26 @@ class FrameConverter:
             return model_input(_gathered(image, rows, cols)[None], plan, self.prep)[0]
         return kernels.crop_input(image, plan.taps, rows, cols, self._mean, self._std)
 
+    def _direct_fits(self, plan: CropPixels, blocks: _Blocks | None, asked: bool = False) -> bool:
+        """Whether the crop can be converted by ``yuv_rgb`` (frames not turned, compiled loops) and, unless
+        ``asked`` for, is sparse enough for it to pay (not a window, at most ``DIRECT_AREA`` of the frame)."""
+        if blocks is None or not kernels.AVAILABLE:
+            return False
+        return asked or (blocks.window is None
+                         and len(plan.rows) * len(plan.cols) <= DIRECT_AREA * plan.height * plan.width)
+
     def _choose(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None) -> str:
+        if self.mode == "direct" and not (self._direct_fits(plan, blocks, asked=True) and yuv_rgb.proven(frame)):
+            return "compact" if blocks is not None and frame.format.name in COMPACT_FORMATS else "whole"
         if self.mode != "auto":
             if self.mode == "compact" and (blocks is None or frame.format.name not in COMPACT_FORMATS):
                 return "whole"
             return self.mode
         reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
+        if self._direct_fits(plan, blocks) and yuv_rgb.proven(frame):
+            direct = self._direct(frame, plan, _yuv_planes(frame))
+            if np.array_equal(direct.reshape(reference.shape), reference):
+                return "direct"
         small = blocks is not None and blocks.area <= plan.height * plan.width * \
             (WINDOW_AREA if blocks.window is not None else COMPACT_AREA)
         if small and frame.format.name in COMPACT_FORMATS:
@@ -329,6 +351,15 @@ class FrameConverter:
         block = np.ascontiguousarray(image[top:top + crop, left:left + crop])
         plain = CropPixels(crop, crop, np.arange(crop), np.arange(crop), None)
         return self._model_input(block.reshape(crop, -1), plain.rows, 3 * plain.cols, plain)
+
+    def _direct(self, frame: av.VideoFrame, plan: CropPixels, planes: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The plan's pixels uint8 [R, 3 C] by ``yuv_rgb``'s tables, into a buffer kept for this thread."""
+        key = ("direct", len(plan.rows), len(plan.cols))
+        kept = self._local.__dict__
+        if key not in kept:
+            kept[key] = np.empty((len(plan.rows), 3 * len(plan.cols)), np.uint8)
+        return yuv_rgb.convert_pixels(planes, plan.rows, plan.cols, frame.colorspace, yuv_rgb.is_full_range(frame),
+                                      kept[key])
 
     def _whole(self, frame: av.VideoFrame) -> np.ndarray:
         return self._rotate(self._rgb.reformat(frame, format="rgb24", threads=1).to_ndarray())

@@ -1,9 +1,10 @@
-"""Compiled pixel loops (numba, ``nogil``) for the two per-frame jobs that numpy does slowly.
+"""Compiled pixel loops (numba, ``nogil``) for the per-frame jobs that numpy does slowly.
 
 ``crop_input``: the model input of one frame, read straight from the converted RGB rows (no gathered copy),
 with the float32 operations of ``convert.model_input`` in the same order, so the same bits (tests compare
 them). ``area_rgb``: a thumbnail averaged over boxes of a 4:2:0 frame's Y, U and V planes (up to
-``SAMPLES_PER_BOX`` evenly spaced rows and columns of each box), then converted to RGB.
+``SAMPLES_PER_BOX`` evenly spaced rows and columns of each box), then converted to RGB. ``yuv_pixels``: the RGB
+of chosen pixels of a 4:2:0 frame by FFmpeg's fixed-point tables (``video.yuv_rgb``, which proves them first).
 
 Both release the GIL, so a converter thread runs on one core while the decoder runs on another. Compiled
 on first use and cached on disk (numba's cache: ``__pycache__`` here, or the user cache when that is
@@ -182,6 +183,34 @@ def _pack_blocks(luma, chroma_u, chroma_v, luma_rows, luma_cols, row_pairs, col_
             target_v[j] = source_v[col_pairs[j]]
 
 
+@_compile
+def _yuv_pixels(luma, chroma_u, chroma_v, rows, cols, from_y, red_v, green_u, green_v, blue_u, out):
+    if not (_within(rows, luma.shape[0], 0) and _within(cols, luma.shape[1], 0)
+            and _within(rows >> 1, min(chroma_u.shape[0], chroma_v.shape[0]), 0)
+            and _within(cols >> 1, min(chroma_u.shape[1], chroma_v.shape[1]), 0)
+            and out.shape[0] >= rows.shape[0] and out.shape[1] >= 3 * cols.shape[0]):
+        raise ValueError("a pixel index lies outside the frame")
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        source_y, source_u, source_v, target = luma[row], chroma_u[row >> 1], chroma_v[row >> 1], out[i]
+        for j in range(cols.shape[0]):
+            col = cols[j]
+            y, u, v = from_y[source_y[col]], source_u[col >> 1], source_v[col >> 1]
+            target[3 * j] = min(max(y + red_v[v], 0), 255)
+            target[3 * j + 1] = min(max(y + green_u[u] + green_v[v], 0), 255)
+            target[3 * j + 2] = min(max(y + blue_u[u], 0), 255)
+
+
+def yuv_pixels(planes: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, cols: np.ndarray,
+               tables: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """RGB of the ``rows`` x ``cols`` pixels of planar 4:2:0 ``planes`` (rows padded to their line size) into
+    ``out`` uint8 [len(rows), 3 len(cols)] (or larger; its top left is written): each channel the clipped sum
+    of ``tables`` int32 [5, 256] entries (Y, then V for red, U and V for green, U for blue; ``video.yuv_rgb``)."""
+    _yuv_pixels(planes[0], planes[1], planes[2], rows, cols, tables[0], tables[1], tables[2], tables[3], tables[4],
+                out)
+    return out
+
+
 def crop_input(image: np.ndarray, taps: tuple[np.ndarray, ...] | None, rows: np.ndarray, cols: np.ndarray,
                mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """float32 [3, crop, crop] from ``image`` uint8 [H, row bytes] (RGB rows, 3 bytes a pixel, any padding).
@@ -336,3 +365,4 @@ def warm_up() -> None:
     area_rgb(planes, thumbnail_boxes(4, 4, 2, 2), 1, False)
     into = tuple(np.zeros((size, 32), np.uint8) for size in (2, 1, 1))  # a frame's planes, padded rows
     pack_blocks(planes, np.arange(2), np.arange(2), np.arange(1), np.arange(1), into)
+    yuv_pixels(planes, np.arange(2), np.arange(2), np.zeros((5, 256), np.int32), np.zeros((2, 6), np.uint8))
