@@ -103,22 +103,39 @@ def proof_band(band: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _proving = threading.Lock()
 
 
+def _agrees(frame: av.VideoFrame) -> bool:
+    """Whether every pixel of ``frame`` (its colour space and range set) converts to FFmpeg's RGB by the tables."""
+    try:
+        expected = frame.to_ndarray(format="rgb24")
+    except (ValueError, av.FFmpegError):  # a colour space FFmpeg will not convert
+        return False
+    planes = tuple(np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
+    converted = convert_pixels(planes, np.arange(frame.height), np.arange(frame.width), frame.colorspace,
+                               is_full_range(frame))
+    return bool(np.array_equal(converted.reshape(expected.shape), expected))
+
+
+def _filled(width: int, height: int, pixel_format: str, colorspace: int, color_range: int,
+            planes: tuple[np.ndarray, ...] | None = None, seed: int = 0) -> av.VideoFrame:
+    """A frame of this size, format and colour setup holding ``planes`` (top left), else random samples."""
+    frame = av.VideoFrame(width, height, pixel_format)
+    rng = np.random.default_rng(seed)
+    for index, plane in enumerate(frame.planes):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        if planes is None:
+            rows[:] = rng.integers(0, 256, rows.shape, dtype=np.uint8)
+        else:
+            rows[:planes[index].shape[0], :planes[index].shape[1]] = planes[index]
+    frame.colorspace, frame.color_range = colorspace, color_range
+    return frame
+
+
 @lru_cache(maxsize=None)
 def _proven(pixel_format: str, colorspace: int, color_range: int) -> bool:
-    index = np.arange(PROOF_SIDE)
-    for band in range(PROOF_BANDS):  # a band at a time: ~30 MB at once instead of ~120
+    """Every (Y, U, V) triple, a band of ``proof_band`` at a time (~30 MB at once instead of ~120)."""
+    for band in range(PROOF_BANDS):
         values = proof_band(band)
-        frame = av.VideoFrame(PROOF_SIDE, len(values[0]), pixel_format)
-        for plane, part in zip(frame.planes, values):
-            np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:part.shape[0], :part.shape[1]] = part
-        frame.colorspace, frame.color_range = colorspace, color_range
-        try:
-            expected = frame.to_ndarray(format="rgb24")
-        except (ValueError, av.FFmpegError):
-            return False
-        planes = tuple(np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
-        converted = convert_pixels(planes, index[:len(values[0])], index, colorspace, is_full_range(frame))
-        if not np.array_equal(converted.reshape(expected.shape), expected):
+        if not _agrees(_filled(PROOF_SIDE, len(values[0]), pixel_format, colorspace, color_range, values)):
             return False
     return True
 
@@ -127,19 +144,7 @@ def _proven(pixel_format: str, colorspace: int, color_range: int) -> bool:
 def _proven_at(pixel_format: str, colorspace: int, color_range: int, width: int, height: int) -> bool:
     """FFmpeg picks its conversion by frame size too (an odd height leaves the pixel-by-pixel loop for its
     general scaler, which blends chroma rows): a frame of this size and random samples, converted both ways."""
-    frame = av.VideoFrame(width, height, pixel_format)
-    rng = np.random.default_rng(width * 65536 + height)
-    for plane in frame.planes:
-        samples = np.frombuffer(plane, np.uint8)
-        samples[:] = rng.integers(0, 256, samples.shape, dtype=np.uint8)
-    frame.colorspace, frame.color_range = colorspace, color_range
-    try:
-        expected = frame.to_ndarray(format="rgb24")
-    except (ValueError, av.FFmpegError):
-        return False
-    planes = tuple(np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
-    converted = convert_pixels(planes, np.arange(height), np.arange(width), colorspace, is_full_range(frame))
-    return bool(np.array_equal(converted.reshape(expected.shape), expected))
+    return _agrees(_filled(width, height, pixel_format, colorspace, color_range, seed=width * 65536 + height))
 
 
 def proven(frame: av.VideoFrame) -> bool:
