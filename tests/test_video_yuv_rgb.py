@@ -141,6 +141,21 @@ def test_direct_is_not_used_where_unproven_or_turned(monkeypatch):
         assert converter.mode_used == "compact"
 
 
+def test_a_frame_whose_colour_setup_changes_midway_is_proven_again(monkeypatch):
+    limited, full = _frame(360, 640, color_range=1, seed=1), _frame(360, 640, color_range=2, seed=2)
+    legacy = FrameConverter(BUNDLED, mode="legacy")
+    checked = []
+
+    def only_limited(frame):
+        checked.append(frame.color_range)
+        return frame.color_range == 1
+    monkeypatch.setattr(yuv_rgb, "proven", only_limited)
+    converter = FrameConverter(BUNDLED)
+    for frame in (limited, full, limited):  # the full-range frame: FFmpeg converts it, exactly
+        np.testing.assert_array_equal(converter.convert(frame)[0], legacy.convert(frame)[0])
+    assert converter.mode_used == "direct" and 2 in checked
+
+
 def test_an_odd_height_video_is_read_exactly_without_direct_conversion(tmp_path):
     path = make_video(tmp_path / "odd.mkv", 6, height=47, width=80, codec="ffv1")  # lossless, any size
     info = probe_video(path)

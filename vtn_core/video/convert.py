@@ -280,8 +280,8 @@ class FrameConverter:
     def _source(self, frame: av.VideoFrame, plan: CropPixels, blocks: _Blocks | None,
                 planes: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(RGB rows uint8 [H, row bytes], where plan.rows lie in them, where plan.cols lie in bytes)."""
-        if self.mode_used == "direct":
-            rgb = self._direct(frame, plan, planes)
+        if self.mode_used == "direct" and yuv_rgb.proven(frame):  # a frame whose colour setup or size changed
+            rgb = self._direct(frame, plan, planes)                 # midway and is not proven: FFmpeg, whole
             return rgb, np.arange(len(plan.rows)), 3 * np.arange(len(plan.cols))
         if self.mode_used == "compact":
             rgb = self._compact_frame(frame, blocks, planes)
