@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import torch
 
+from vtn_core.bench.testsrc import encode_testsrc, loop_copy
 from vtn_core.errors import VTNError
 from vtn_core.hashing import default_cache_dir
 from vtn_core.paths import bundled_assets_dir
@@ -63,21 +64,6 @@ def median(values: list[float]) -> float:
 
 # ---- generated videos ------------------------------------------------------------------------------------
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary imageio-ffmpeg ships."""
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - installed with the project
-        raise VTNError("the benchmark needs imageio-ffmpeg (it ships the ffmpeg binary)") from exc
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _ffmpeg(*args: str) -> None:
-    done = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise VTNError(f"ffmpeg failed: {done.stderr.strip()[-400:]}")
-
-
 def generated_video(directory: Path, seconds: int, fps: int = 25, gop: int = 250, size: str = "1280x720",
                segment_s: int = 60) -> tuple[Path, float]:
     """A testsrc2 H.264 video (ultrafast, crf 30, keyframe every ``gop`` frames), cached; (path, seconds to make).
@@ -90,15 +76,12 @@ def generated_video(directory: Path, seconds: int, fps: int = 25, gop: int = 250
     if path.is_file() and path.stat().st_size > 0:
         return path, 0.0
     started = time.perf_counter()
-    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-g", str(gop), "-pix_fmt", "yuv420p"]
-    source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}"]
     tmp = path.with_suffix(".tmp.mp4")
     if seconds <= segment_s or seconds % segment_s:
-        _ffmpeg(*source, "-t", str(seconds), *encode, tmp.as_posix())
+        encode_testsrc(tmp, seconds, fps, gop, size)
     else:
         segment, _ = generated_video(directory, segment_s, fps, gop, size, segment_s)
-        _ffmpeg("-stream_loop", str(seconds // segment_s - 1), "-i", segment.as_posix(), "-c", "copy",
-                "-movflags", "+faststart", tmp.as_posix())
+        loop_copy(segment, seconds // segment_s, tmp)
     os.replace(tmp, path)
     return path, time.perf_counter() - started
 
