@@ -157,9 +157,10 @@ def test_a_dead_worker_pool_finishes_in_process(tmp_path, monkeypatch):
 
 # ---- GPU decoding: selection and fallback (simulated: no GPU here) ---------------------------------------------
 
-def _gpu(monkeypatch, present: bool, ffmpeg: bool = True) -> None:
+def _gpu(monkeypatch, present: bool, ffmpeg: bool = True, cores: int = 1) -> None:
     monkeypatch.setattr(hwdecode, "cuda_present", lambda: present)
     monkeypatch.setattr(hwdecode, "ffmpeg_has_cuda", lambda: ffmpeg)
+    monkeypatch.setattr(hwdecode, "usable_cores", lambda: cores)
 
 
 def test_decoder_selection(monkeypatch):
@@ -171,8 +172,11 @@ def test_decoder_selection(monkeypatch):
     device, notice = hwdecode.choose_decode_device("cuda")
     assert device == "cpu" and "no CUDA decoder" in notice
     _gpu(monkeypatch, present=True)
-    assert hwdecode.choose_decode_device("auto") == ("cuda", None)
+    assert hwdecode.choose_decode_device("auto") == ("cuda", None)  # one core: NVDEC is the faster decoder
     assert hwdecode.choose_decode_device("CPU") == ("cpu", None)
+    _gpu(monkeypatch, present=True, cores=2)  # measured: 2 CPU cores already decode faster than NVDEC
+    assert hwdecode.choose_decode_device("auto") == ("cpu", None)
+    assert hwdecode.choose_decode_device("cuda") == ("cuda", None)
     with pytest.raises(ValueError, match="decode device"):
         hwdecode.choose_decode_device("tpu")
 
@@ -226,6 +230,64 @@ def test_a_gpu_decoder_that_fails_before_the_first_frame_restarts_on_the_cpu(tmp
     assert [read_index(im) for _, im, _ in reader] == [3, 17, 33]
     assert reader.device == "cpu" and reader.errors == 0 and reader.skipped == 0
     assert any("GPU decoding failed" in n for n in reader.notices)
+
+
+class _Nv12Decoder(_FailingDecoder):
+    """A container whose packets decode to NV12 frames, as NVDEC's come back to host memory."""
+
+    def demux(self, stream):
+        for packet in self._real.demux(stream):
+            yield _Nv12Packet(packet)
+
+
+class _Nv12Packet:
+    def __init__(self, packet):
+        self._packet = packet
+
+    def decode(self):
+        return [frame.reformat(format="nv12") for frame in self._packet.decode()]
+
+
+def test_nvdec_frames_give_exactly_the_cpu_decoders_numbers(tmp_path, monkeypatch):
+    from vtn_core.bench.common import generated_video
+
+    path, _ = generated_video(tmp_path, 2, fps=10, gop=6, size="160x96")  # testsrc2: sharp colour edges
+    info = probe_video(path)
+    indices = np.array([0, 3, 4, 9, 13, 19])
+    expected = _chunks(path, indices, info, RESIZED, decode_device="cpu")
+    _gpu(monkeypatch, present=True)
+    monkeypatch.setattr(hwdecode, "open_on_gpu", _Nv12Decoder)
+    for strategy in ("sequential", "seek"):
+        chunks, pixels, thumbs, times = _chunks(path, indices, info, RESIZED, decode_device="cuda", strategy=strategy)
+        assert chunks.reader.device == "cuda" and not chunks.notices
+        np.testing.assert_array_equal(pixels, expected[1])
+        np.testing.assert_array_equal(thumbs, expected[2])
+        np.testing.assert_array_equal(times, expected[3])
+    # the control: FFmpeg's own NV12 conversion is another one, far from the planar recipe at colour edges
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    nv12 = frame.reformat(format="nv12")
+    assert np.abs(nv12.to_ndarray(format="rgb24").astype(int) - frame.to_ndarray(format="rgb24")).max() > 50
+    planar = hwdecode.planar_frame(nv12)
+    assert (planar.format.name, planar.pts, planar.colorspace) == ("yuv420p", frame.pts, frame.colorspace)
+    np.testing.assert_array_equal(planar.to_ndarray(format="rgb24"), frame.to_ndarray(format="rgb24"))
+
+
+def _plane(plane, rows, cols):
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :cols]
+
+
+def test_planar_frame_keeps_full_range_and_odd_sizes():
+    rng = np.random.default_rng(0)
+    y, u, v = rng.integers(0, 256, (37, 23), np.uint8), *rng.integers(0, 256, (2, 19, 12), np.uint8)
+    nv12 = av.VideoFrame(23, 37, "nv12")  # as NVDEC gives a full-range stream: interleaved chroma, JPEG range
+    _plane(nv12.planes[0], 37, 23)[:] = y
+    _plane(nv12.planes[1], 19, 24)[:] = np.stack([u, v], axis=-1).reshape(19, 24)
+    nv12.color_range = 2
+    planar = hwdecode.planar_frame(nv12)
+    assert planar.format.name == "yuvj420p" and planar.color_range == 2
+    for plane, expected in zip(planar.planes, (y, u, v)):
+        np.testing.assert_array_equal(_plane(plane, *expected.shape), expected)
 
 
 def test_run_video_reports_an_unavailable_gpu_decoder_and_keeps_the_numbers(tmp_path, monkeypatch):

@@ -149,7 +149,8 @@ def run_video(
     ``cache``: a ``ResultCache``, ``None``/``True`` for the default one, ``False`` for none.
     ``progress(stage, done, total)`` is called per stage and per chunk. ``decode_workers``: decode processes
     (``None``: one for short clips, more for long videos); ``decode_device``: "auto", "cpu" or "cuda"
-    (NVDEC, falling back to the CPU). Neither changes the numbers, only the speed. ``resize``: "exact" (the
+    (NVDEC, falling back to the CPU; "auto" takes the CPU wherever 2 cores are usable: faster, measured).
+    Neither changes the numbers, only the speed. ``resize``: "exact" (the
     official recipe) or "decoder" (opt-in: FFmpeg resizes the whole frame while converting; not the recipe,
     and since the exact path converts only the crop's pixels no longer faster on the CPU: its effect on
     logits, attention and decoding time is in the benchmark).

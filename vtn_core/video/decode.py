@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from vtn_core.errors import VideoError
-from vtn_core.video.hwdecode import GpuDecodeFailed, choose_decode_device, open_for_decoding
+from vtn_core.video.hwdecode import GpuDecodeFailed, choose_decode_device, open_for_decoding, planar_frame
 from vtn_core.video.probe import VideoInfo, frame_times, open_container, probe_video
 
 STRATEGIES = ("auto", "seek", "sequential")
@@ -76,7 +76,7 @@ class FrameReader:
 
     ``convert`` replaces the RGB conversion (it gets the decoded ``av.VideoFrame``; ``video.convert`` gives
     only the pixels the model reads). ``threads``: decoder threads (``None``: FFmpeg's frame + slice threads).
-    ``device``: "cpu", "cuda" (NVDEC through FFmpeg) or "auto" (CUDA where it can decode, else CPU); a GPU
+    ``device``: "cpu", "cuda" (NVDEC through FFmpeg) or "auto" (the faster one, measured: ``hwdecode``); a GPU
     decoder that cannot open or fails before the first frame falls back to the CPU (``notices`` says so).
     """
 
@@ -183,7 +183,13 @@ class FrameReader:
                 continue
             for frame in frames:
                 self.decoded += 1
-                yield frame
+                yield self._as_cpu_would(frame)
+
+    def _as_cpu_would(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """A GPU decoder's NV12 frame as the CPU decoder's planar one (``hwdecode.planar_frame``); others as they are."""
+        if self.device != "cpu" and frame.format.name == "nv12":
+            return planar_frame(frame)
+        return frame
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         image = frame.to_ndarray(format="rgb24")
