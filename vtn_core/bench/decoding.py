@@ -29,8 +29,10 @@ def _bare(video: Path, indices: np.ndarray, info, threads: int | None = None) ->
 
 def _prepared(video: Path, indices: np.ndarray, info, prep: Preprocessing, conversion: str) -> int:
     """Decode + model input + thumbnails, in this process as ``iter_chunks`` does it (converter threads beside
-    the decoder; no prefetch thread, no worker processes)."""
-    chunks = iter_chunks(video, indices, prep, 32, info=info, prefetch=0, workers=1, conversion=conversion)
+    the decoder; no prefetch thread, no worker processes), on the CPU like the bare decoding it is compared with
+    (GPU decoding has its own row)."""
+    chunks = iter_chunks(video, indices, prep, 32, info=info, prefetch=0, workers=1, conversion=conversion,
+                         decode_device="cpu")
     return sum(chunk.pixels.shape[0] for chunk in chunks)
 
 

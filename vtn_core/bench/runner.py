@@ -77,7 +77,7 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
         "long_video": lambda: _long(options, sizes),
         "temporal_scaling": lambda: _scaling(sizes),
         "cache": lambda: _cache(bundled, clip, sizes),
-        "gpu": lambda: _gpu(bundled, clip, sizes, options.quick),
+        "gpu": lambda: _gpu(options, bundled, clip, sizes),
         "demo_first": lambda: _demo_first(options, sizes),
         "batch": lambda: _batch(options),
     }
@@ -168,10 +168,13 @@ def _demo_first(options: BenchOptions, sizes: Sizes) -> dict[str, Any]:
     return bench_demo_first(options.checkpoint, DEMO_FIRST_FRAMES if not options.quick else 16)
 
 
-def _gpu(bundled, clip, sizes: Sizes, quick: bool) -> dict[str, Any]:
+def _gpu(options: BenchOptions, bundled, clip, sizes: Sizes) -> dict[str, Any]:
+    import torch
+
     from vtn_core.bench.gpu import bench_gpu
 
-    return bench_gpu(bundled, clip, sizes.frames_bundled, CHUNK, 1 if quick else 3, quick)
+    spread = generated_video(options.video_dir, sizes.sparse_video_s)[0] if torch.cuda.is_available() else None
+    return bench_gpu(bundled, clip, sizes.frames_bundled, CHUNK, 1 if options.quick else 5, options.quick, spread)
 
 
 def _batch(options: BenchOptions) -> dict[str, Any]:
