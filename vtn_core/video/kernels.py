@@ -365,4 +365,6 @@ def warm_up() -> None:
     area_rgb(planes, thumbnail_boxes(4, 4, 2, 2), 1, False)
     into = tuple(np.zeros((size, 32), np.uint8) for size in (2, 1, 1))  # a frame's planes, padded rows
     pack_blocks(planes, np.arange(2), np.arange(2), np.arange(1), np.arange(1), into)
-    yuv_pixels(planes, np.arange(2), np.arange(2), np.zeros((5, 256), np.int32), np.zeros((2, 6), np.uint8))
+    tables = np.zeros((5, 256), np.int32)
+    tables.flags.writeable = False  # read-only, as ``yuv_rgb.tables`` hands them over (numba types it apart)
+    yuv_pixels(planes, np.arange(2), np.arange(2), tables, np.zeros((2, 6), np.uint8))
