@@ -14,10 +14,10 @@ included, sees exactly what the CPU decoder would have given (on the H200: the s
 thumbnails, bit for bit).
 
 Picked by measurement (H200 machine, 16 cores, 720p H.264, every frame decoded, nothing converted): NVDEC
-needs 0.17 s to its first frame (a CUDA context and decoder session per video), then runs at 1,330-1,380
-frames/s (1,000 with 2 cores), each frame copied back to host memory. FFmpeg's CPU decoder runs at 5,600-5,800
-frames/s on 16 cores, 2,300-2,400 on 4 and 1,200-1,300 on 2. So "auto" decodes on the CPU wherever 2 or more
-cores are usable (``NVDEC_PAYS_BELOW_CORES``), and "cuda" is there to ask for NVDEC.
+needs 0.17-0.19 s to its first frame (a CUDA context and decoder session per video), then runs at
+1,330-1,380 frames/s (976-1,004 with 2 cores), each frame copied back to host memory. FFmpeg's CPU decoder
+runs at 4,700-5,800 frames/s on 16 cores, 1,900-2,400 on 4 and 1,090-1,320 on 2. So "auto" decodes on the
+CPU wherever 2 or more cores are usable (``NVDEC_PAYS_BELOW_CORES``), and "cuda" is there to ask for NVDEC.
 
 Selection: "cpu"; "cuda" = NVDEC when torch sees a GPU and FFmpeg has the cuda device type; "auto" = the
 same, only where fewer than 2 cores are usable, else the CPU.
@@ -33,10 +33,10 @@ from typing import Callable
 import av
 import numpy as np
 
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+from vtn_core.video.yuv_rgb import is_full_range
 
 DECODE_DEVICES = ("auto", "cpu", "cuda")
-NVDEC_PAYS_BELOW_CORES = 2  # NVDEC (~1,000-1,380 frames/s) beats FFmpeg's CPU decoder only below 2 cores
+NVDEC_PAYS_BELOW_CORES = 2  # NVDEC (976-1,380 frames/s) beats FFmpeg's CPU decoder only below 2 cores
 
 
 class GpuDecodeFailed(Exception):
@@ -120,7 +120,7 @@ def planar_frame(frame: av.VideoFrame) -> av.VideoFrame:
     for the same picture: the same samples, chroma de-interleaved, timing and colour setup kept."""
     height, width = frame.height, frame.width
     half_h, half_w = (height + 1) // 2, (width + 1) // 2
-    out = av.VideoFrame(width, height, "yuvj420p" if frame.color_range == FULL_RANGE else "yuv420p")
+    out = av.VideoFrame(width, height, "yuvj420p" if is_full_range(frame) else "yuv420p")
     luma, chroma = (np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size) for plane in frame.planes[:2])
     y, u, v = (np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size) for plane in out.planes)
     y[:height, :width] = luma[:height, :width]
