@@ -5,7 +5,9 @@
    decoded, the notices, and the time of each;
 3. ``run_video`` on CUDA against the CPU: the same prediction, logits and attention within float tolerance;
 4. bare decoding of every frame (no conversion): NVDEC on all cores and pinned to 2, against the CPU decoder
-   on all cores and pinned to 4 and 2, to choose what "auto" decodes on.
+   on all cores and pinned to 4 and 2, to choose what "auto" decodes on;
+5. ``run_video`` with chunks in page-locked memory (the default on CUDA) against plain memory, alternated, with
+   where the time goes: decoding's last chunk, the backbone's tail, the temporal encoder.
 
 Prints one JSON document and writes it to ``--out``. The bench's GPU rows are run by the shell script.
 """
@@ -105,6 +107,44 @@ def run_video_cuda_against_cpu(video: Path, frames: int) -> dict[str, Any]:
     return row
 
 
+def pinned_against_plain(video: Path, frames: int, repeats: int = 5, device: str = "cuda") -> dict[str, Any]:
+    """A ViT-B VTN and the bundled model on CUDA: ``run_video`` with pinned chunks against plain ones, in
+    alternation (medians), and for the pinned runs when the last chunk arrived and the temporal encoder's time."""
+    import vtn_core.inference as inference
+    from vtn_core.bench.common import vit_b_model
+
+    plain_chunks = inference.iter_chunks
+
+    def run(model, pinned: bool) -> tuple[float, dict[str, float]]:
+        marks: dict[str, float] = {}
+        started = time.perf_counter()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            marks[f"{stage}_{'end' if done == total else 'start'}"] = time.perf_counter() - started
+
+        inference.iter_chunks = plain_chunks if pinned else (
+            lambda *args, **kwargs: plain_chunks(*args, **{**kwargs, "pin_memory": False}))
+        try:
+            result = run_video(model, video, num_frames=frames, cache=False, progress=progress)
+        finally:
+            inference.iter_chunks = plain_chunks
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started, {**marks, **{f"timing_{k}": v for k, v in result.timings_s.items()}}
+
+    rows = {}
+    for label, model in (("vit_b", vit_b_model().to(device)), ("bundled", bundled_model()[0].to(device))):
+        run(model, True), run(model, False)  # warm-up: kernels, pinned allocator, compiled loops
+        pinned_s, plain_s, marks = [], [], {}
+        for _ in range(repeats):
+            seconds, marks = run(model, True)
+            pinned_s.append(seconds)
+            plain_s.append(run(model, False)[0])
+        rows[label] = {"pinned_s": sorted(pinned_s)[repeats // 2], "plain_s": sorted(plain_s)[repeats // 2],
+                       "pinned_runs": pinned_s, "plain_runs": plain_s, "last_pinned_run_marks_s": marks}
+    return rows
+
+
 def _decode_all(open_video, cores: int | None = None) -> dict[str, Any]:
     """Every frame of a video, nothing converted: time to the first frame, frames a second after it."""
     allowed = os.sched_getaffinity(0)
@@ -153,14 +193,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where the JSON document is written")
     parser.add_argument("--videos", type=Path, default=Path("/tmp/vtn-bench"), help="generated videos")
+    parser.add_argument("--only", default="", help="comma-separated checks to run (default: all)")
     args = parser.parse_args()
+    chosen = {name for name in args.only.split(",") if name}
     document: dict[str, Any] = {"environment": environment()}
     clip, _ = generated_video(args.videos, 10, fps=30)
     minute, _ = generated_video(args.videos, 60)
     for name, check in (("golden_on_cuda", golden_on_cuda),
                         ("nvdec_against_cpu", lambda: nvdec_against_cpu(clip, 250)),
                         ("run_video_cuda_against_cpu", lambda: run_video_cuda_against_cpu(clip, 250)),
+                        ("pinned_against_plain", lambda: pinned_against_plain(clip, 250)),
                         ("nvdec_throughput", lambda: nvdec_throughput([clip, minute]))):
+        if chosen and name not in chosen:
+            continue
         try:
             document[name] = check()
         except Exception as exc:  # noqa: BLE001 - one failed check must not hide the others' results

@@ -14,6 +14,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 videos=/tmp/vtn-bench
 steps=" ${STEPS:-checks bench_gpu bench_quick bench_full} "  # a subset, e.g. STEPS="checks bench_gpu"
+# CHECKS: a subset of gpu_check.py's checks, comma-separated (e.g. CHECKS=golden_on_cuda,pinned_against_plain)
 
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, log it, show its end
     local name=$1 limit=$2 started=$SECONDS
@@ -33,7 +34,7 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log it, show it
 av.__version__, numba.__version__, transformers.__version__, timm.__version__)"
 } >>"$log" 2>&1
 cat "$log"
-step checks 180 python3 scripts/gpu_check.py --out "$out/checks.json" --videos "$videos"
+step checks 240 python3 scripts/gpu_check.py --out "$out/checks.json" --videos "$videos" --only "${CHECKS:-}"
 step bench_gpu 120 python3 -m vtn_core bench --only gpu --cache-dir "$videos" --json "$out/bench_gpu.json"
 step bench_quick 120 python3 -m vtn_core bench --quick --only decoding,overhead --cache-dir "$videos" \
     --json "$out/bench_quick.json"

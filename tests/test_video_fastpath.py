@@ -64,6 +64,53 @@ def test_chunks_equal_the_whole_frame_recipe_exactly(tmp_path, suffix):
         assert stream.converter.mode_used == ("whole" if suffix == ".gif" else "direct")
 
 
+def test_model_inputs_are_written_into_their_chunk_in_place(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "v.mp4", 12, height=120, width=160)
+    info = probe_video(path)
+    indices = np.sort(np.r_[np.arange(12), [3, 3, 4, 11, 11, 11]])  # repeats, one across a chunk boundary
+    written = []
+    original = FrameConverter.convert
+
+    def spy(self, frame, out=None):
+        written.append(out)
+        return original(self, frame, out)
+
+    monkeypatch.setattr(FrameConverter, "convert", spy)
+    _, old, _, _ = _chunks(path, indices, info, RESIZED, conversion="legacy")
+    written.clear()
+    stream, new, _, _ = _chunks(path, indices, info, RESIZED)
+    np.testing.assert_array_equal(new, old)  # repeated samples copied into their own slots
+    chunks = list(stream)  # a second iteration: fresh chunks, the same numbers
+    np.testing.assert_array_equal(torch.cat([c.pixels for c in chunks]).numpy(), old)
+    assert len(written) == 2 * 12  # each frame converted once per iteration, repeats not again
+    assert all(out is not None for out in written)
+    owners = [c.pixels.numpy() for c in chunks]
+    for out in written[12:]:  # the second iteration's slots belong to its chunks: no stacking copy
+        assert sum(np.shares_memory(out, pixels) for pixels in owners) == 1
+    assert [c.pixels.shape[0] for c in chunks] == [5, 5, 5, 3]
+    assert all(np.shares_memory(a, b) is False for a, b in zip(owners, owners[1:]))
+
+
+def test_pinned_chunks_fall_back_to_plain_memory_without_cuda(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "v.mp4", 12, height=120, width=160)
+    info = probe_video(path)
+    _, plain, _, _ = _chunks(path, np.arange(12), info, RESIZED)
+    asked = []
+    real_empty = torch.empty
+
+    def empty(*args, pin_memory=False, **kwargs):  # this machine's CUDA-less torch, whether or not it has one
+        asked.append(pin_memory)
+        if pin_memory:
+            raise RuntimeError("Found no NVIDIA driver on your system")
+        return real_empty(*args, **kwargs)
+
+    monkeypatch.setattr(stream_module.torch, "empty", empty)
+    stream, pinned, _, _ = _chunks(path, np.arange(12), info, RESIZED, pin_memory=True)
+    np.testing.assert_array_equal(pinned, plain)
+    assert asked[:2] == [True, False] and not any(asked[2:])  # asked once, then plain memory for every chunk
+    assert stream.pin_memory and not stream._slots.pinned
+
+
 @pytest.mark.parametrize("rotation", [90, 270])
 def test_rotated_videos_convert_whole_frames_and_stay_exact(tmp_path, rotation):
     path = make_video(tmp_path / "rot.mp4", 12, height=48, width=80, rotation=rotation, crf=0)
@@ -79,8 +126,13 @@ def test_a_compact_conversion_that_differs_falls_back_to_whole_frames(tmp_path, 
     path = make_video(tmp_path / "v.mp4", 10, height=64, width=80)
     info = probe_video(path)
     monkeypatch.setattr(yuv_rgb, "proven", lambda frame: False)  # no direct conversion: compact is tried
-    original = FrameConverter._compact
-    monkeypatch.setattr(FrameConverter, "_compact", lambda self, frame, blocks: original(self, frame, blocks) ^ 1)
+    original = FrameConverter._compact_frame
+
+    def differing(self, frame, blocks, planes=None):  # FFmpeg's compact conversion off by one level everywhere
+        rgb = original(self, frame, blocks, planes)
+        return av.VideoFrame.from_ndarray(rgb.to_ndarray() ^ 1, format="rgb24")
+
+    monkeypatch.setattr(FrameConverter, "_compact_frame", differing)
     _, old, _, _ = _chunks(path, np.arange(10), info, RESIZED, conversion="legacy")
     stream, new, _, _ = _chunks(path, np.arange(10), info, RESIZED)
     assert stream.converter.mode_used == "whole"

@@ -336,7 +336,7 @@ def test_a_frame_that_cannot_be_converted_is_a_clear_video_error(tmp_path, monke
 
     path = make_video(tmp_path / "v.mp4", 8, height=120, width=160)
 
-    def broken(self, frame):
+    def broken(self, frame, out=None):
         raise ValueError("internal detail")
 
     monkeypatch.setattr(FrameConverter, "convert", broken)

@@ -202,7 +202,8 @@ def run_video(
     decode_time = backbone_time = 0.0
     chunks = iter_chunks(video, sample.indices, prep, chunk_size, info=info, thumb_height=thumb_height,
                          prefetch=prefetch, workers=decode_workers, decode_device=decode_device,
-                         conversion="decoder-resize" if resize == "decoder" else "auto")
+                         conversion="decoder-resize" if resize == "decoder" else "auto",
+                         pin_memory=model.device.type == "cuda")
     report("decode", 0, total)
     report("backbone", 0, total)
     with torch.inference_mode():

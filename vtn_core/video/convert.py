@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import av
 import numpy as np
@@ -209,8 +210,12 @@ class FrameConverter:
         key = (coded_width, coded_height)
         if key not in self._plans:
             height, width = (coded_width, coded_height) if self.turns % 2 else (coded_height, coded_width)
-            plan = self.known.get((height, width)) or crop_pixels(height, width, self.prep)
-            self._plans[key] = (plan, _blocks(plan) if self.turns == 0 else None)
+            known = self.known.get((height, width))
+            if known is not None:
+                self._plans[key] = (known, _blocks(known) if self.turns == 0 else None)
+            else:
+                self._plans[key] = _planned(height, width, self.prep.resize_short_side, self.prep.crop_size,
+                                            self.turns == 0)
         return self._plans[key]
 
     def converted_share(self, height: int, width: int) -> float:
@@ -224,16 +229,17 @@ class FrameConverter:
         limit = WINDOW_AREA if blocks.window is not None else COMPACT_AREA
         return blocks.area / (height * width) if blocks.area <= limit * height * width else 1.0
 
-    def convert(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame."""
+    def convert(self, frame: av.VideoFrame, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(model input float32 [3, crop, crop], thumbnail uint8 [h, w, 3]) of one decoded frame; the model input
+        is written into ``out`` where given (its slot in a chunk: no copy afterwards, ``video.stream``)."""
         if self.mode == "decoder-resize":
             self.mode_used = self.mode
-            return self._decoder_resized(frame), self.thumbnail(frame)
+            return self._decoder_resized(frame, out), self.thumbnail(frame)
         plan, blocks = self.plan_for(frame)
         self._settle_mode(frame, plan, blocks)
         planes = _yuv_planes(frame)  # read once, for the crop's blocks and the thumbnail
         image, rows, cols = self._source(frame, plan, blocks, planes)
-        return self._model_input(image, rows, cols, plan), self.thumbnail(frame, planes)
+        return self._model_input(image, rows, cols, plan, out), self.thumbnail(frame, planes)
 
     def legacy_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The recipe's conversion: the whole frame, a fresh reformatter, rotation applied."""
@@ -291,11 +297,17 @@ class FrameConverter:
             return image.reshape(image.shape[0], -1), plan.rows, 3 * plan.cols
         return _rows_of(self._rgb.reformat(frame, format="rgb24", threads=1)), plan.rows, 3 * plan.cols
 
-    def _model_input(self, image: np.ndarray, rows: np.ndarray, cols: np.ndarray, plan: CropPixels) -> np.ndarray:
-        """The kernel on the RGB rows (no gathered copy); numpy's ``model_input`` where numba is missing."""
-        if not kernels.AVAILABLE:
-            return model_input(_gathered(image, rows, cols)[None], plan, self.prep)[0]
-        return kernels.crop_input(image, plan.taps, rows, cols, self._mean, self._std)
+    def _model_input(self, image: np.ndarray, rows: np.ndarray, cols: np.ndarray, plan: CropPixels,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """The kernel on the RGB rows (no gathered copy), into ``out`` where given; numpy's ``model_input``
+        where numba is missing."""
+        if kernels.AVAILABLE:
+            return kernels.crop_input(image, plan.taps, rows, cols, self._mean, self._std, out)
+        pixels = model_input(_gathered(image, rows, cols)[None], plan, self.prep)[0]
+        if out is None:
+            return pixels
+        out[...] = pixels
+        return out
 
     def _direct_fits(self, plan: CropPixels, blocks: _Blocks | None, asked: bool = False) -> bool:
         """Whether the crop can be converted by ``yuv_rgb`` (frames not turned, compiled loops) and, unless
@@ -312,27 +324,35 @@ class FrameConverter:
             if self.mode == "compact" and (blocks is None or frame.format.name not in COMPACT_FORMATS):
                 return "whole"
             return self.mode
-        reference = self.legacy_rgb(frame)[plan.rows][:, plan.cols]
+        # every candidate's model input must equal, bit for bit, the one made from the recipe's whole-frame RGB
+        legacy = self.legacy_rgb(frame)
+        expected = self._model_input(legacy.reshape(legacy.shape[0], -1), plan.rows, 3 * plan.cols, plan)
+
+        def agrees(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> bool:
+            return bool(np.array_equal(self._model_input(image, rows, cols, plan), expected))
+
         if self._direct_fits(plan, blocks) and yuv_rgb.proven(frame):
             direct = self._direct(frame, plan, _yuv_planes(frame))
-            if np.array_equal(direct.reshape(reference.shape), reference):
+            if agrees(direct, np.arange(len(plan.rows)), 3 * np.arange(len(plan.cols))):
                 return "direct"
         small = blocks is not None and blocks.area <= plan.height * plan.width * \
             (WINDOW_AREA if blocks.window is not None else COMPACT_AREA)
         if small and frame.format.name in COMPACT_FORMATS:
             try:
-                if np.array_equal(self._compact(frame, blocks), reference):
+                if agrees(_rows_of(self._compact_frame(frame, blocks)), blocks.rows_in_compact,
+                          3 * blocks.cols_in_compact):
                     return "compact"
             except (ValueError, av.FFmpegError):
                 pass
         try:
-            if np.array_equal(self._whole(frame)[plan.rows][:, plan.cols], reference):
+            whole = self._whole(frame)
+            if agrees(whole.reshape(whole.shape[0], -1), plan.rows, 3 * plan.cols):
                 return "whole"
         except (ValueError, av.FFmpegError):
             pass
         return "legacy"
 
-    def _decoder_resized(self, frame: av.VideoFrame) -> np.ndarray:
+    def _decoder_resized(self, frame: av.VideoFrame, out: np.ndarray | None = None) -> np.ndarray:
         """Short side scaled by FFmpeg while converting (bilinear), centre crop, mean/std: float32 [3, c, c]."""
         from math import ceil, floor
 
@@ -350,7 +370,7 @@ class FrameConverter:
         top, left = int(ceil((new_h - crop) / 2)), int(ceil((new_w - crop) / 2))
         block = np.ascontiguousarray(image[top:top + crop, left:left + crop])
         plain = CropPixels(crop, crop, np.arange(crop), np.arange(crop), None)
-        return self._model_input(block.reshape(crop, -1), plain.rows, 3 * plain.cols, plain)
+        return self._model_input(block.reshape(crop, -1), plain.rows, 3 * plain.cols, plain, out)
 
     def _direct(self, frame: av.VideoFrame, plan: CropPixels, planes: tuple[np.ndarray, ...]) -> np.ndarray:
         """The plan's pixels uint8 [R, 3 C] by ``yuv_rgb``'s tables, into a buffer kept for this thread."""
@@ -363,11 +383,6 @@ class FrameConverter:
 
     def _whole(self, frame: av.VideoFrame) -> np.ndarray:
         return self._rotate(self._rgb.reformat(frame, format="rgb24", threads=1).to_ndarray())
-
-    def _compact(self, frame: av.VideoFrame, blocks: _Blocks) -> np.ndarray:
-        """The plan's pixels uint8 [R, C, 3], converted from only the 2 x 2 blocks the crop reads."""
-        rgb = _rows_of(self._compact_frame(frame, blocks))
-        return _gathered(rgb, blocks.rows_in_compact, 3 * blocks.cols_in_compact)
 
     def _compact_frame(self, frame: av.VideoFrame, blocks: _Blocks,
                        planes: tuple[np.ndarray, ...] | None = None) -> av.VideoFrame:
@@ -412,6 +427,14 @@ class FrameConverter:
 
     def _rotate(self, image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
+
+
+@lru_cache(maxsize=64)
+def _planned(height: int, width: int, short_side: int, crop: int, with_blocks: bool) -> tuple[CropPixels, _Blocks | None]:
+    """The crop's pixels (and their blocks, for frames not turned) in frames of one displayed size, kept for the
+    process: every stream of that size and recipe reuses them instead of planning again (~1 ms with torch)."""
+    plan = crop_pixels(height, width, Preprocessing(resize_short_side=short_side, crop_size=crop))
+    return plan, (_blocks(plan) if with_blocks else None)
 
 
 def _plane_rows(frame: av.VideoFrame, index: int) -> np.ndarray:

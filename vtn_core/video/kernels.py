@@ -212,17 +212,21 @@ def yuv_pixels(planes: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarr
 
 
 def crop_input(image: np.ndarray, taps: tuple[np.ndarray, ...] | None, rows: np.ndarray, cols: np.ndarray,
-               mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+               mean: np.ndarray, std: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """float32 [3, crop, crop] from ``image`` uint8 [H, row bytes] (RGB rows, 3 bytes a pixel, any padding).
 
     ``rows``/``cols``: where the plan's rows and columns lie in ``image`` (columns in bytes); ``taps``: the
-    plan's bilinear taps into them (``None``: a plain crop); ``mean``/``std``: float32 [3], already x 255."""
+    plan's bilinear taps into them (``None``: a plain crop); ``mean``/``std``: float32 [3], already x 255;
+    ``out``: where to write it (e.g. a frame's slot in its chunk; a new array where ``None``)."""
+    side_rows, side_cols = (len(rows), len(cols)) if taps is None else (len(taps[0]), len(taps[4]))
+    if out is None:
+        out = np.empty((3, side_rows, side_cols), np.float32)
+    elif out.shape != (3, side_rows, side_cols) or out.dtype != np.float32:
+        raise ValueError(f"out must be float32 {(3, side_rows, side_cols)}, got {out.dtype} {out.shape}")
     if taps is None:
-        out = np.empty((3, len(rows), len(cols)), np.float32)
         _plain(image, rows, cols, mean, std, out)
         return out
     r0, r1, h0, h1, c0, c1, w0, w1 = taps
-    out = np.empty((3, len(r0), len(c0)), np.float32)
     _bilinear(image, rows[r0], rows[r1], h0, h1, cols[c0], cols[c1], w0, w1, mean, std, out)
     return out
 
@@ -265,6 +269,7 @@ def _column_taps(size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(taps), (np.float32(1.0) / taken.astype(np.float32))
 
 
+@lru_cache(maxsize=64)
 def thumbnail_boxes(height: int, width: int, out_h: int, out_w: int) -> ThumbnailBoxes | None:
     """The sampling of a ``height`` x ``width`` 4:2:0 frame into an ``out_h`` x ``out_w`` thumbnail, or ``None``
     where the chroma planes are smaller than the thumbnail (the caller scales another way)."""

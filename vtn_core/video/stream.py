@@ -38,6 +38,48 @@ def _as_decoded(frame):
     return frame
 
 
+@dataclass(frozen=True)
+class _Slotted:
+    """A decoded frame and where its model input goes: its slot in the chunk being filled."""
+
+    frame: object
+    out: np.ndarray
+
+
+class _ChunkSlots:
+    """The model inputs of each chunk, written in place by the converter threads: one tensor per chunk,
+    allocated (not yet touched) by the decoding thread when the chunk's first frame is handed over. Stacking
+    frames into a chunk afterwards copied 19 MB per 32 frames of a 224-px input on the decoding thread
+    (5 ms, most of it first touches of new memory: docs/VIDEO.md); here the converters' own writes fill it.
+    ``pinned``: page-locked memory, for a model on CUDA (its copy to the GPU then runs without the CPU waiting;
+    torch's pinned allocator reuses the memory once that copy is done); plain memory where CUDA refuses."""
+
+    def __init__(self, chunk_size: int, side: int, pinned: bool = False) -> None:
+        self.chunk_size, self.side, self.pinned = chunk_size, side, pinned
+        self._tensors: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
+
+    def _allocate(self) -> torch.Tensor:
+        shape = (self.chunk_size, 3, self.side, self.side)
+        if self.pinned:
+            try:
+                return torch.empty(shape, dtype=torch.float32, pin_memory=True)
+            except RuntimeError:  # no CUDA after all, or no page-locked memory left: plain memory does the same
+                self.pinned = False
+        return torch.empty(shape, dtype=torch.float32)
+
+    def view(self, position: int) -> np.ndarray:
+        """float32 [3, side, side]: the slot of the ``position``-th model input of the stream."""
+        chunk, at = divmod(position, self.chunk_size)
+        if chunk not in self._tensors:  # full size even for the last chunk: pages never written are never backed
+            tensor = self._allocate()
+            self._tensors[chunk] = (tensor, tensor.numpy())
+        return self._tensors[chunk][1][at]
+
+    def take(self, chunk: int, count: int) -> torch.Tensor:
+        """The first ``count`` model inputs of ``chunk``, forgotten here (the chunk owns them now)."""
+        return self._tensors.pop(chunk)[0][:count]
+
+
 @dataclass
 class Chunk:
     """Samples ``start .. start + n - 1``: model input, thumbnails and true frame times."""
@@ -60,13 +102,14 @@ class ChunkStream:
     with more than one, keyframe-aligned segments are decoded by a process pool and merged in order.
     ``decode_device``: "auto", "cpu" or "cuda" (``video.hwdecode``; GPU decoding runs in this process).
     ``converters``: threads converting decoded frames while the next ones decode (``video.overlap``; ``None``:
-    one per two cores, 0: convert in the decoding thread).
+    one per two cores, 0: convert in the decoding thread). ``pin_memory``: chunks in page-locked memory, for a
+    model on CUDA (plain memory where that is not possible).
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                  info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
                  strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
-                 conversion: str = "auto", converters: int | None = None) -> None:
+                 conversion: str = "auto", converters: int | None = None, pin_memory: bool = False) -> None:
         indices = np.asarray(indices, dtype=np.int64)
         if np.any(np.diff(indices) < 0):
             raise ValueError("sample indices must be in increasing order")
@@ -87,6 +130,8 @@ class ChunkStream:
         self._counts = [0, 0, 0]  # skipped, decoded, errors of the worker processes
         self._notices: list[str] = []
         self._shape: tuple[int, ...] | None = None  # frame shape of the first chunk: every chunk must match
+        self.pin_memory = bool(pin_memory)
+        self._slots = _ChunkSlots(self.chunk_size, prep.crop_size)  # replaced at every iteration (``_produce``)
 
     @property
     def skipped(self) -> int:
@@ -109,28 +154,42 @@ class ChunkStream:
         if self.conversion == "legacy":
             yield from self._produce_legacy()
             return
+        self._slots = _ChunkSlots(self.chunk_size, self.prep.crop_size, self.pin_memory)  # fresh every iteration
         items = self._parallel() if self.workers > 1 else self._in_process()
-        gathered, thumbs, times, start = [], [], [], 0
-        for pixels, thumbnail, time_s in items:
-            gathered.append(pixels)
+        thumbs, times, start = [], [], 0
+        for position, (pixels, thumbnail, time_s) in enumerate(items):
+            slot = self._slots.view(position)
+            if pixels is not slot:  # a worker's result, or a sample repeating the frame before: copied in
+                if pixels.shape != slot.shape:
+                    raise VideoError(f"{self.path.name}: a model input of shape {pixels.shape} came back, "
+                                     f"expected {slot.shape}")
+                slot[...] = pixels
             thumbs.append(thumbnail)
             times.append(time_s)
-            if len(gathered) == self.chunk_size:
-                yield self._gathered_chunk(start, gathered, thumbs, times)
-                start += len(gathered)
-                gathered, thumbs, times = [], [], []
-        if gathered:
-            yield self._gathered_chunk(start, gathered, thumbs, times)
+            if len(times) == self.chunk_size:
+                yield self._gathered_chunk(start, thumbs, times)
+                start += len(times)
+                thumbs, times = [], []
+        if times:
+            yield self._gathered_chunk(start, thumbs, times)
 
     def _in_process(self) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
-        """Decode here, convert on ``converters`` threads at the same time (``video.overlap``)."""
-        for _, (pixels, thumbnail), time_s in converted_in_order(self.reader, self._convert, self.converters):
+        """Decode here, convert on ``converters`` threads at the same time (``video.overlap``), each frame's model
+        input straight into its chunk's slot."""
+        def slotted() -> Iterator[tuple[int, _Slotted, float]]:
+            previous: _Slotted | None = None
+            for position, (k, frame, time_s) in enumerate(self.reader):
+                if previous is None or previous.frame is not frame:  # a repeated frame: converted once
+                    previous = _Slotted(frame, self._slots.view(position))
+                yield k, previous, time_s
+
+        for _, (pixels, thumbnail), time_s in converted_in_order(slotted(), self._convert, self.converters):
             yield pixels, thumbnail, time_s
 
-    def _convert(self, frame) -> tuple[np.ndarray, np.ndarray]:
+    def _convert(self, slotted: _Slotted) -> tuple[np.ndarray, np.ndarray]:
         """The converter on one decoded frame; what goes wrong is the file's fault and said so, as the reader does."""
         try:
-            return self.converter.convert(frame)
+            return self.converter.convert(slotted.frame, slotted.out)
         except DECODE_ERRORS as exc:
             raise decode_failed(self.path, exc) from None
 
@@ -171,14 +230,15 @@ class ChunkStream:
         self.converter.mode_used = self.converter.mode_used or done.mode_used
         yield from zip(done.gathered, done.thumbnails, done.times)
 
-    def _gathered_chunk(self, start: int, inputs: list[np.ndarray], thumbs: list[np.ndarray],
-                        times: list[float]) -> Chunk:
+    def _gathered_chunk(self, start: int, thumbs: list[np.ndarray], times: list[float]) -> Chunk:
+        """The chunk from ``start``: its slots' model inputs (filled in place) and the thumbnails stacked."""
         shapes = {t.shape for t in thumbs} | ({self._shape} if self._shape is not None else set())
-        if len({item.shape for item in inputs}) > 1 or len(shapes) > 1:  # within this chunk or since the last
+        if len(shapes) > 1:  # within this chunk or since the last
             raise VideoError(f"{self.path.name}: the frame size changes midway (thumbnails {sorted(shapes)}); "
                              "re-encode the video to one size (e.g. to mp4/h264)")
         self._shape = thumbs[0].shape
-        return Chunk(start=start, pixels=torch.from_numpy(np.stack(inputs)), thumbnails=np.stack(thumbs),
+        pixels = self._slots.take(start // self.chunk_size, len(times))
+        return Chunk(start=start, pixels=pixels, thumbnails=np.stack(thumbs),
                      timestamps_s=np.asarray(times))
 
     def _produce_legacy(self) -> Iterator[Chunk]:
@@ -253,8 +313,8 @@ class ChunkStream:
 def iter_chunks(path: str | Path, indices: np.ndarray, prep: Preprocessing, chunk_size: int,
                 info: VideoInfo | None = None, thumb_height: int = 96, prefetch: int = 1,
                 strategy: str = "auto", *, workers: int | None = None, decode_device: str = "auto",
-                conversion: str = "auto", converters: int | None = None) -> ChunkStream:
+                conversion: str = "auto", converters: int | None = None, pin_memory: bool = False) -> ChunkStream:
     """A ``ChunkStream`` over the samples at ``indices`` (iterate it; read ``.skipped``/``.report`` afterwards)."""
     return ChunkStream(path, indices, prep, chunk_size, info=info, thumb_height=thumb_height, prefetch=prefetch,
                        strategy=strategy, workers=workers, decode_device=decode_device, conversion=conversion,
-                       converters=converters)
+                       converters=converters, pin_memory=pin_memory)
