@@ -6,8 +6,9 @@
 3. ``run_video`` on CUDA against the CPU: the same prediction, logits and attention within float tolerance;
 4. bare decoding of every frame (no conversion): NVDEC on all cores and pinned to 2, against the CPU decoder
    on all cores and pinned to 4 and 2, to choose what "auto" decodes on;
-5. ``run_video`` with chunks in page-locked memory (the default on CUDA) against plain memory, alternated, with
-   where the time goes: decoding's last chunk, the backbone's tail, the temporal encoder.
+5. ``run_video`` as it runs on CUDA (the backbone as a CUDA graph, chunks in page-locked memory) against eager
+   execution and plain memory, alternated, with where the time goes: decoding's last chunk, the backbone's tail,
+   the temporal encoder.
 
 Prints one JSON document and writes it to ``--out``. The bench's GPU rows are run by the shell script.
 """
@@ -107,41 +108,51 @@ def run_video_cuda_against_cpu(video: Path, frames: int) -> dict[str, Any]:
     return row
 
 
-def pinned_against_plain(video: Path, frames: int, repeats: int = 5, device: str = "cuda") -> dict[str, Any]:
-    """A ViT-B VTN and the bundled model on CUDA: ``run_video`` with pinned chunks against plain ones, in
-    alternation (medians), and for the pinned runs when the last chunk arrived and the temporal encoder's time."""
+def graph_and_pinned(video: Path, frames: int, repeats: int = 5, device: str = "cuda") -> dict[str, Any]:
+    """A ViT-B VTN and the bundled model on CUDA: ``run_video`` as it runs (backbone as a CUDA graph, chunks in
+    page-locked memory) against eager execution with pinned chunks and against eager with plain chunks, in
+    alternation (medians); the logits of each against the first; for the default runs when the last chunk
+    arrived, when the backbone was done and the temporal encoder's time."""
+    import vtn_core.cuda_graphs as cuda_graphs
     import vtn_core.inference as inference
     from vtn_core.bench.common import vit_b_model
 
     plain_chunks = inference.iter_chunks
+    variants = {"graph_pinned": (True, True), "eager_pinned": (False, True), "eager_plain": (False, False)}
 
-    def run(model, pinned: bool) -> tuple[float, dict[str, float]]:
+    def run(model, graphs: bool, pinned: bool):
         marks: dict[str, float] = {}
         started = time.perf_counter()
 
         def progress(stage: str, done: int, total: int) -> None:
             marks[f"{stage}_{'end' if done == total else 'start'}"] = time.perf_counter() - started
 
+        cuda_graphs.ENABLED = graphs
         inference.iter_chunks = plain_chunks if pinned else (
             lambda *args, **kwargs: plain_chunks(*args, **{**kwargs, "pin_memory": False}))
         try:
             result = run_video(model, video, num_frames=frames, cache=False, progress=progress)
         finally:
-            inference.iter_chunks = plain_chunks
+            inference.iter_chunks, cuda_graphs.ENABLED = plain_chunks, True
         if device == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - started, {**marks, **{f"timing_{k}": v for k, v in result.timings_s.items()}}
+        seconds = time.perf_counter() - started
+        return seconds, {**marks, **{f"timing_{k}": v for k, v in result.timings_s.items()}}, result.logits
 
     rows = {}
     for label, model in (("vit_b", vit_b_model().to(device)), ("bundled", bundled_model()[0].to(device))):
-        run(model, True), run(model, False)  # warm-up: kernels, pinned allocator, compiled loops
-        pinned_s, plain_s, marks = [], [], {}
+        for switches in variants.values():
+            run(model, *switches)  # warm-up: kernels, the graph's capture, pinned allocator, compiled loops
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        logits, marks = {}, {}
         for _ in range(repeats):
-            seconds, marks = run(model, True)
-            pinned_s.append(seconds)
-            plain_s.append(run(model, False)[0])
-        rows[label] = {"pinned_s": sorted(pinned_s)[repeats // 2], "plain_s": sorted(plain_s)[repeats // 2],
-                       "pinned_runs": pinned_s, "plain_runs": plain_s, "last_pinned_run_marks_s": marks}
+            for name, switches in variants.items():
+                seconds, marks[name], logits[name] = run(model, *switches)
+                times[name].append(seconds)
+        rows[label] = {**{f"{name}_s": sorted(t)[repeats // 2] for name, t in times.items()}, "runs_s": times,
+                       "logits_max_abs_vs_graph": {name: float(np.abs(value - logits["graph_pinned"]).max())
+                                                   for name, value in logits.items()},
+                       "last_run_marks_s": marks}
     return rows
 
 
@@ -202,7 +213,7 @@ def main() -> None:
     for name, check in (("golden_on_cuda", golden_on_cuda),
                         ("nvdec_against_cpu", lambda: nvdec_against_cpu(clip, 250)),
                         ("run_video_cuda_against_cpu", lambda: run_video_cuda_against_cpu(clip, 250)),
-                        ("pinned_against_plain", lambda: pinned_against_plain(clip, 250)),
+                        ("graph_and_pinned", lambda: graph_and_pinned(clip, 250)),
                         ("nvdec_throughput", lambda: nvdec_throughput([clip, minute]))):
         if chosen and name not in chosen:
             continue

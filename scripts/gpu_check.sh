@@ -14,7 +14,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 videos=/tmp/vtn-bench
 steps=" ${STEPS:-checks bench_gpu bench_quick bench_full} "  # a subset, e.g. STEPS="checks bench_gpu"
-# CHECKS: a subset of gpu_check.py's checks, comma-separated (e.g. CHECKS=golden_on_cuda,pinned_against_plain)
+# CHECKS: a subset of gpu_check.py's checks, comma-separated (e.g. CHECKS=golden_on_cuda,graph_and_pinned)
 
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, log it, show its end
     local name=$1 limit=$2 started=$SECONDS

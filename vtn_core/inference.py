@@ -16,6 +16,7 @@ import torch
 
 from vtn_core.cache import ResultCache
 from vtn_core.cpu_threads import BackboneThreads
+from vtn_core.cuda_graphs import GRAPHS
 from vtn_core.hashing import file_digest, text_digest
 from vtn_core.model import VTN
 from vtn_core.result import Result
@@ -31,11 +32,13 @@ DEFAULT_CHUNK_SIZE = 32
 
 @dataclass
 class _Encoder:
-    """Runs the backbone chunk by chunk, falling back on CUDA out-of-memory: smaller chunks, then CPU."""
+    """Runs the backbone chunk by chunk, falling back on CUDA out-of-memory: smaller chunks, then CPU. On CUDA
+    a chunk of up to ``graph_batch`` frames replays the backbone as a CUDA graph (``cuda_graphs``)."""
 
     model: VTN
     precision: str
     notices: list[str] = field(default_factory=list)
+    graph_batch: int = 0  # 0: eager only
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         chunk = pixels.shape[0]
@@ -46,6 +49,7 @@ class _Encoder:
                 if self.model.device.type != "cuda":
                     raise
                 torch.cuda.empty_cache()
+                self.graph_batch = 0  # no graph's memory on top of what did not fit
                 if chunk > 1:
                     chunk = max(1, chunk // 2)
                     self.notices.append(f"GPU out of memory: retrying with chunks of {chunk} frames")
@@ -59,6 +63,10 @@ class _Encoder:
         device = self.model.device
         pixels = pixels.to(device, non_blocking=True)
         dtype = _autocast_dtype(self.precision, device)
+        if self.graph_batch and device.type == "cuda":
+            graphed = GRAPHS.run(self.model, pixels, self.graph_batch, dtype)
+            if graphed is not None:
+                return graphed
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             return self.model.encode_frames(pixels).float()
 
@@ -196,7 +204,7 @@ def run_video(
 
     prep = model.config.preprocessing
     total = int(len(sample.indices))
-    encoder = _Encoder(model, precision)
+    encoder = _Encoder(model, precision, graph_batch=chunk_size)
     features, timestamps = [], []
     thumbnails = _Thumbnails(total)
     decode_time = backbone_time = 0.0

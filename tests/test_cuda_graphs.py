@@ -1,0 +1,113 @@
+"""The backbone's CUDA graph logic, on the CPU: a stand-in capture (the graph's run called at each replay) checks
+padding, recapture when the parameters move, the fallback when capture fails, and that nothing is graphed
+where there is no CUDA. The capture itself is checked on a GPU (scripts/gpu_check.py)."""
+import pytest
+import torch
+
+from tests.official_files import tiny_vit_config
+from vtn_core import cuda_graphs
+from vtn_core.cuda_graphs import GraphedBackbone, capture_cuda, parameters_fingerprint
+from vtn_core.inference import _Encoder
+from vtn_core.model import VTN
+
+
+class StandIn:
+    """A capture that runs the captured function on its static input at every replay (as a graph would)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.captures, self.fail = 0, fail
+
+    def __call__(self, run, static_input):
+        self.captures += 1
+        if self.fail:
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return lambda: run(static_input)
+
+
+@pytest.fixture()
+def model():
+    return VTN(tiny_vit_config()).eval()
+
+
+def _eager(model, pixels):
+    with torch.inference_mode():
+        return model.encode_frames(pixels).float()
+
+
+def test_a_short_chunk_is_padded_and_gives_the_eager_features(model):
+    graphs = GraphedBackbone(StandIn())
+    capture = graphs.capture
+    full, short = torch.randn(8, 3, 32, 32), torch.randn(5, 3, 32, 32)
+    with torch.inference_mode():
+        first = graphs.run(model, full, 8, None)
+        second = graphs.run(model, short, 8, None)
+    torch.testing.assert_close(first, _eager(model, full), rtol=0, atol=1e-6)
+    torch.testing.assert_close(second, _eager(model, short), rtol=0, atol=1e-6)
+    assert second.shape == (5, 64) and capture.captures == 1  # captured once, replayed for both
+    assert graphs.run(model, torch.randn(9, 3, 32, 32), 8, None) is None  # larger than captured: eager
+
+
+def test_moved_parameters_are_captured_again(model):
+    graphs = GraphedBackbone(StandIn())
+    pixels = torch.randn(4, 3, 32, 32)
+    with torch.inference_mode():
+        graphs.run(model, pixels, 4, None)
+        graphs.run(model, pixels, 4, None)
+    assert graphs.capture.captures == 1
+    before = parameters_fingerprint(model.backbone)
+    weight = next(model.backbone.parameters())
+    weight.data = weight.data.clone()  # what moving to the CPU and back does: new storage
+    assert parameters_fingerprint(model.backbone) != before
+    with torch.inference_mode():
+        features = graphs.run(model, pixels, 4, None)
+    assert graphs.capture.captures == 2
+    torch.testing.assert_close(features, _eager(model, pixels), rtol=0, atol=1e-6)
+
+
+def test_a_backbone_that_cannot_be_captured_runs_eagerly_and_is_not_retried(model):
+    graphs = GraphedBackbone(StandIn(fail=True))
+    pixels = torch.randn(4, 3, 32, 32)
+    with torch.inference_mode():
+        assert graphs.run(model, pixels, 4, None) is None
+        assert graphs.run(model, pixels, 4, None) is None
+    assert graphs.capture.captures == 1
+
+
+def test_no_graph_without_cuda_or_when_switched_off(model, monkeypatch):
+    pixels = torch.randn(4, 3, 32, 32)
+    real = GraphedBackbone(capture_cuda)
+    with torch.inference_mode():
+        assert real.run(model, pixels, 4, None) is None  # CPU tensors: never captured
+        monkeypatch.setattr(cuda_graphs, "ENABLED", False)
+        stand_in = GraphedBackbone(StandIn())
+        assert stand_in.run(model, pixels, 4, None) is None and stand_in.capture.captures == 0
+
+
+def test_the_encoder_replays_on_cuda_and_stays_eager_after_running_out_of_memory(model, monkeypatch):
+    stand_in = GraphedBackbone(StandIn())
+    monkeypatch.setattr("vtn_core.inference.GRAPHS", stand_in)
+    monkeypatch.setattr(type(model), "device", property(lambda m: torch.device("cuda")))
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, *args, **kwargs: self)  # the "GPU" is the CPU here
+    encoder = _Encoder(model, "fp32", graph_batch=4)
+    pixels = torch.randn(10, 3, 32, 32)
+    with torch.inference_mode():  # run_video's chunks are at most graph_batch frames
+        features = torch.cat([encoder(chunk) for chunk in pixels.split(4)])
+    torch.testing.assert_close(features, _eager(model, pixels), rtol=0, atol=1e-6)
+    assert stand_in.capture.captures == 1  # chunks of 4, 4 and 2 frames: one capture, three replays
+
+    replays = []
+
+    def out_of_memory_once(*args):
+        replays.append(args[2])
+        if len(replays) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return None
+
+    monkeypatch.setattr(stand_in, "run", out_of_memory_once)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    encoder = _Encoder(model, "fp32", graph_batch=4)
+    with torch.inference_mode():
+        features = encoder(pixels[:4])
+    torch.testing.assert_close(features, _eager(model, pixels[:4]), rtol=0, atol=1e-6)
+    assert replays == [4] and encoder.graph_batch == 0  # after running out of memory: eager, smaller chunks
+    assert "chunks of 2 frames" in encoder.notices[-1]
