@@ -46,7 +46,8 @@ def capture_cuda(run: Callable[[torch.Tensor], torch.Tensor], static_input: torc
             run(static_input)
     torch.cuda.current_stream(static_input.device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    # thread-local: the decoding thread may allocate page-locked chunks meanwhile, which a global capture forbids
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
         output = run(static_input)
 
     def replay() -> torch.Tensor:
