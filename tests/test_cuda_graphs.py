@@ -17,11 +17,11 @@ class StandIn:
     def __init__(self, fail: bool = False) -> None:
         self.captures, self.fail = 0, fail
 
-    def __call__(self, run, static_input):
+    def __call__(self, run, static_inputs):
         self.captures += 1
         if self.fail:
             raise RuntimeError("operation not permitted when stream is capturing")
-        return lambda: run(static_input)
+        return lambda: run(*static_inputs)
 
 
 @pytest.fixture()
@@ -111,3 +111,4 @@ def test_the_encoder_replays_on_cuda_and_stays_eager_after_running_out_of_memory
     torch.testing.assert_close(features, _eager(model, pixels[:4]), rtol=0, atol=1e-6)
     assert replays == [4] and encoder.graph_batch == 0  # after running out of memory: eager, smaller chunks
     assert "chunks of 2 frames" in encoder.notices[-1]
+

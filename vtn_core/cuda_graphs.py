@@ -14,21 +14,21 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 ENABLED = True  # off: eager execution everywhere (the GPU check's A/B)
 WARM_UP_RUNS = 3  # eager runs on a side stream before capture (cuBLAS/cuDNN choices, allocator)
 
-Replay = Callable[[torch.Tensor], torch.Tensor]  # pixels already in the static input → features
+Capture = Callable[[Callable[..., Any], tuple[torch.Tensor, ...]], Callable[[], Any]]
 
 
 @dataclass
 class _Captured:
     fingerprint: tuple[int, ...]
-    static_input: torch.Tensor
-    replay: Callable[[], torch.Tensor]
+    static_inputs: tuple[torch.Tensor, ...]
+    replay: Callable[[], Any]
 
 
 def parameters_fingerprint(module: torch.nn.Module) -> tuple[int, ...]:
@@ -36,21 +36,22 @@ def parameters_fingerprint(module: torch.nn.Module) -> tuple[int, ...]:
     return tuple(t.data_ptr() for t in (*module.parameters(), *module.buffers()))
 
 
-def capture_cuda(run: Callable[[torch.Tensor], torch.Tensor], static_input: torch.Tensor) -> Callable[[], torch.Tensor]:
-    """``run(static_input)`` captured as a CUDA graph after ``WARM_UP_RUNS`` eager runs on a side stream; the
+def capture_cuda(run: Callable[..., Any], static_inputs: tuple[torch.Tensor, ...]) -> Callable[[], Any]:
+    """``run(*static_inputs)`` captured as a CUDA graph after ``WARM_UP_RUNS`` eager runs on a side stream; the
     returned function replays it and returns the (static) output."""
-    side = torch.cuda.Stream(device=static_input.device)
-    side.wait_stream(torch.cuda.current_stream(static_input.device))
+    device = static_inputs[0].device
+    side = torch.cuda.Stream(device=device)
+    side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
         for _ in range(WARM_UP_RUNS):
-            run(static_input)
-    torch.cuda.current_stream(static_input.device).wait_stream(side)
+            run(*static_inputs)
+    torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     # thread-local: the decoding thread may allocate page-locked chunks meanwhile, which a global capture forbids
     with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-        output = run(static_input)
+        output = run(*static_inputs)
 
-    def replay() -> torch.Tensor:
+    def replay() -> Any:
         graph.replay()
         return output
 
@@ -62,8 +63,7 @@ class GraphedBackbone:
     cannot be used, so the caller runs the backbone eagerly. ``capture`` is ``capture_cuda`` (tests give a
     CPU stand-in to check padding, recapture and fallback without a GPU)."""
 
-    def __init__(self, capture: Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor],
-                                         Callable[[], torch.Tensor]] = capture_cuda) -> None:
+    def __init__(self, capture: Capture = capture_cuda) -> None:
         self.capture = capture
         self._graphs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model → {key: _Captured | None}
         self._lock = threading.Lock()
@@ -83,7 +83,7 @@ class GraphedBackbone:
         if captured is None:
             return None
         count = pixels.shape[0]
-        captured.static_input[:count].copy_(pixels)
+        captured.static_inputs[0][:count].copy_(pixels)
         return captured.replay()[:count].clone()
 
     def _capture(self, model, pixels: torch.Tensor, batch: int, dtype: torch.dtype | None,
@@ -96,13 +96,13 @@ class GraphedBackbone:
                 return model.encode_frames(frames).float()
 
         try:
-            replay = self.capture(run, static_input)
+            replay = self.capture(run, (static_input,))
         except Exception:  # noqa: BLE001 - an uncapturable backbone (or no memory for it) runs eagerly instead
             if pixels.device.type == "cuda":
                 torch.cuda.synchronize(pixels.device)
                 torch.cuda.empty_cache()
             return None
-        return _Captured(fingerprint, static_input, replay)
+        return _Captured(fingerprint, (static_input,), replay)
 
 
 GRAPHS = GraphedBackbone()
