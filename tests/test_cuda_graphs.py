@@ -1,6 +1,9 @@
 """The backbone's CUDA graph logic, on the CPU: a stand-in capture (the graph's run called at each replay) checks
 padding, recapture when the parameters move, the fallback when capture fails, and that nothing is graphed
 where there is no CUDA. The capture itself is checked on a GPU (scripts/gpu_check.py)."""
+import threading
+import time
+
 import pytest
 import torch
 
@@ -12,16 +15,22 @@ from vtn_core.model import VTN
 
 
 class StandIn:
-    """A capture that runs the captured function on its static input at every replay (as a graph would)."""
+    """A capture that runs the captured function on its static input at every replay (as a graph would);
+    ``pause``: seconds between the replay's start and its reading of the static input."""
 
-    def __init__(self, fail: bool = False) -> None:
-        self.captures, self.fail = 0, fail
+    def __init__(self, fail: bool = False, pause: float = 0.0) -> None:
+        self.captures, self.fail, self.pause = 0, fail, pause
 
     def __call__(self, run, static_inputs):
         self.captures += 1
         if self.fail:
             raise RuntimeError("operation not permitted when stream is capturing")
-        return lambda: run(*static_inputs)
+
+        def replay():
+            time.sleep(self.pause)
+            return run(*static_inputs)
+
+        return replay
 
 
 @pytest.fixture()
@@ -112,3 +121,24 @@ def test_the_encoder_replays_on_cuda_and_stays_eager_after_running_out_of_memory
     assert replays == [4] and encoder.graph_batch == 0  # after running out of memory: eager, smaller chunks
     assert "chunks of 2 frames" in encoder.notices[-1]
 
+
+
+def test_sessions_sharing_a_model_each_get_their_own_features(model):
+    graphs = GraphedBackbone(StandIn(pause=0.02))  # a slow replay: another session's input could land meanwhile
+    inputs = [torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) for seed in range(4)]
+    results: dict[int, torch.Tensor] = {}
+
+    def session(index: int) -> None:
+        with torch.inference_mode():
+            for _ in range(3):
+                results[index] = graphs.run(model, inputs[index], 4, None)
+
+    with torch.inference_mode():
+        graphs.run(model, inputs[0], 4, None)  # captured before the sessions start
+    threads = [threading.Thread(target=session, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, pixels in enumerate(inputs):
+        torch.testing.assert_close(results[index], _eager(model, pixels), rtol=0, atol=1e-6)

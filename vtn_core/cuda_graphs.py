@@ -74,17 +74,19 @@ class GraphedBackbone:
         if not ENABLED or pixels.shape[0] > batch or (pixels.device.type != "cuda" and self.capture is capture_cuda):
             return None
         key = (batch, tuple(pixels.shape[1:]), pixels.dtype, dtype, str(pixels.device))
+        # one lock over capture and replay: a graph has one static input and output, and the app's sessions may
+        # analyse with one model at once (copy, replay and clone are queued in this order on the stream)
         with self._lock:
             graphs = self._graphs.setdefault(model, {})
             captured = graphs.get(key, False)
             fingerprint = parameters_fingerprint(model.backbone)
             if captured is False or (captured is not None and captured.fingerprint != fingerprint):
                 captured = graphs[key] = self._capture(model, pixels, batch, dtype, fingerprint)
-        if captured is None:
-            return None
-        count = pixels.shape[0]
-        captured.static_inputs[0][:count].copy_(pixels)
-        return captured.replay()[:count].clone()
+            if captured is None:
+                return None
+            count = pixels.shape[0]
+            captured.static_inputs[0][:count].copy_(pixels)
+            return captured.replay()[:count].clone()
 
     def _capture(self, model, pixels: torch.Tensor, batch: int, dtype: torch.dtype | None,
                  fingerprint: tuple[int, ...]) -> _Captured | None:
