@@ -171,7 +171,6 @@ class FrameConverter:
     _local: threading.local = field(default_factory=threading.local, repr=False)  # reformatters per thread
     _choosing: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _plans: dict = field(default_factory=dict, repr=False)
-    _boxes: dict = field(default_factory=dict, repr=False)  # thumbnail boxes per (frame size, thumbnail size)
 
     def __post_init__(self) -> None:
         if self.mode not in CONVERSION_MODES:
@@ -267,10 +266,7 @@ class FrameConverter:
                         planes: tuple[np.ndarray, ...] | None = None) -> np.ndarray | None:
         """uint8 [out_h, out_w, 3] of a planar 4:2:0 frame by the area kernel, or ``None`` where it does not apply.
         ``planes``: the frame's ``_yuv_planes``, where the caller has them already."""
-        key = (frame.width, frame.height, out_w, out_h)
-        if key not in self._boxes:
-            self._boxes[key] = kernels.thumbnail_boxes(frame.height, frame.width, out_h, out_w)
-        boxes = self._boxes[key]
+        boxes = kernels.thumbnail_boxes(frame.height, frame.width, out_h, out_w)  # kept per process (lru_cache)
         if boxes is None or frame.format.name not in AREA_FORMATS:
             return None
         return kernels.area_rgb(planes or _yuv_planes(frame), boxes, frame.colorspace, yuv_rgb.is_full_range(frame))
