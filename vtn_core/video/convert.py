@@ -54,10 +54,16 @@ class CropPixels:
 
 
 def crop_pixels(height: int, width: int, prep: Preprocessing) -> CropPixels:
-    """The pixels of a ``height`` x ``width`` frame that the model input is made of, and their taps."""
+    """The pixels of a ``height`` x ``width`` frame that the model input is made of, and their taps; kept for the
+    process (they depend on the size and the recipe's resize and crop only: ~1 ms with torch to plan again)."""
+    return _crop_pixels(height, width, prep.resize_short_side, prep.crop_size)
+
+
+@lru_cache(maxsize=64)
+def _crop_pixels(height: int, width: int, short_side: int, crop: int) -> CropPixels:
     from vtn_core.video.preprocess import crop_plan  # torch: only where no plan was handed over
 
-    plan = crop_plan(height, width, prep)
+    plan = crop_plan(height, width, Preprocessing(resize_short_side=short_side, crop_size=crop))
     taps = None if plan.taps is None else tuple(t.numpy() for t in plan.taps)
     return CropPixels(height, width, plan.rows, plan.cols, taps)
 
@@ -427,8 +433,7 @@ class FrameConverter:
 
 @lru_cache(maxsize=64)
 def _planned(height: int, width: int, short_side: int, crop: int, with_blocks: bool) -> tuple[CropPixels, _Blocks | None]:
-    """The crop's pixels (and their blocks, for frames not turned) in frames of one displayed size, kept for the
-    process: every stream of that size and recipe reuses them instead of planning again (~1 ms with torch)."""
+    """The crop's pixels (``crop_pixels``, kept per process) and, for frames not turned, their blocks, kept too."""
     plan = crop_pixels(height, width, Preprocessing(resize_short_side=short_side, crop_size=crop))
     return plan, (_blocks(plan) if with_blocks else None)
 
