@@ -53,12 +53,20 @@ def test_quick_json_shape(quick_document):
         mv = doc["multiview"][model]
         assert all(_positive(mv[k]) for k in ("wall_speedup", "flop_ratio", "single_pass_gflops", "multiview_gflops"))
         assert mv["paper_wall_speedup"] == 5.1 and mv["paper_flop_ratio"] == 1.5
-    for part in ("overhead", "overhead_spread"):  # issue 15: conversion over bare decoding, per input size
+    camera = doc["overhead"]["bundled_camera"]  # the same pipeline on the camera-like encode of the clip
+    assert _positive(camera["overhead_vs_floor"]) and len(camera["overhead_vs_floor_ratios"]) == camera["repeats"]
+    assert doc["videos"]["camera_clip"]["encoding"] != doc["videos"]["clip"]["encoding"]
+    # issue 15: conversion over bare decoding, per input size; dense (cheap and camera encodes) and spread
+    for part in ("overhead", "overhead_camera", "overhead_spread"):
+        assert doc["decoding"][part]["video"]["encoding"]
         for model in ("bundled", "vit_b"):
             row = doc["decoding"][part][model]
             assert all(_positive(row[k]) for k in ("decode_overhead", "decode_overhead_legacy", "bare_s", "ours_s"))
             assert row["bare_s"] <= min(row["bare_threaded_s"], row["bare_single_thread_s"])  # the faster per repeat
             assert len(row["decode_overhead_ratios"]) == row["repeats"]
+            assert row["decoder"].startswith(("one thread in", "FFmpeg's frame threads in all"))
+            assert all(_positive(row[k]) for k in ("cores_busy_bare_threaded", "cores_busy_ours"))
+            assert row["decode_overhead_cpu_floor"] >= 1.0  # never under bare decoding itself
     scaling = doc["decoding"]["scaling"]
     assert _positive(scaling["decode_scaling"]) and scaling["samples"] > 0
     for row in doc["decode"].values():

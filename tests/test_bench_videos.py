@@ -53,3 +53,22 @@ def test_long_video_is_the_segment_copied_end_to_end(tmp_path):
     with open(path, "rb") as head:
         start = head.read(4096)
     assert 0 <= start.find(b"moov") < max(start.find(b"mdat"), 4096)  # index first (faststart)
+
+
+def test_camera_encoding_is_x264_defaults_on_a_noisy_picture(tmp_path):
+    cheap, _ = generated_video(tmp_path, 1, fps=10, gop=10, size="160x96")
+    camera, _ = generated_video(tmp_path, 1, fps=10, gop=10, size="160x96", encoding="camera")
+    assert camera.name == "testsrc2_160x96_10fps_g10_1s_camera.mp4" and camera != cheap
+    profiles = {}
+    for path in (cheap, camera):
+        with av.open(str(path)) as container:
+            profiles[path] = container.streams.video[0].codec_context.profile
+    assert profiles[cheap] == "Constrained Baseline" and profiles[camera] == "High"  # CAVLC vs CABAC
+    pts = [p for p, _, _ in _packets(camera)]
+    assert pts != sorted(pts)  # B-frames: packets leave the encoder out of display order
+    assert sorted(_packets(cheap)) == _packets(cheap)
+    assert probe_video(camera).num_frames == probe_video(cheap).num_frames == 10
+    cheap_frames, camera_frames = _frames(cheap), _frames(camera)
+    # sensor-like noise: the camera clip's consecutive frames differ everywhere, a little
+    assert np.abs(camera_frames[1].astype(int) - camera_frames[0]).mean() > \
+        np.abs(cheap_frames[1].astype(int) - cheap_frames[0]).mean()

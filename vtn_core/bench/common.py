@@ -65,22 +65,24 @@ def median(values: list[float]) -> float:
 # ---- generated videos ------------------------------------------------------------------------------------
 
 def generated_video(directory: Path, seconds: int, fps: int = 25, gop: int = 250, size: str = "1280x720",
-               segment_s: int = 60) -> tuple[Path, float]:
-    """A testsrc2 H.264 video (ultrafast, crf 30, keyframe every ``gop`` frames), cached; (path, seconds to make).
+                    segment_s: int = 60, encoding: str = "cheap") -> tuple[Path, float]:
+    """A testsrc2 H.264 video (keyframe every ``gop`` frames, ``testsrc.ENCODINGS[encoding]``: "cheap" =
+    ultrafast crf 30, "camera" = x264's defaults on a noisy picture), cached; (path, seconds to make).
 
     Long videos are one ``segment_s`` segment encoded once and stream-copied end to end (no re-encode), so a
     one-hour 720p file takes seconds. A cached file costs 0 s.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"testsrc2_{size}_{fps}fps_g{gop}_{seconds}s.mp4"
+    suffix = "" if encoding == "cheap" else f"_{encoding}"  # the cheap videos keep the names they always had
+    path = directory / f"testsrc2_{size}_{fps}fps_g{gop}_{seconds}s{suffix}.mp4"
     if path.is_file() and path.stat().st_size > 0:
         return path, 0.0
     started = time.perf_counter()
     tmp = path.with_suffix(".tmp.mp4")
     if seconds <= segment_s or seconds % segment_s:
-        encode_testsrc(tmp, seconds, fps, gop, size)
+        encode_testsrc(tmp, seconds, fps, gop, size, encoding)
     else:
-        segment, _ = generated_video(directory, segment_s, fps, gop, size, segment_s)
+        segment, _ = generated_video(directory, segment_s, fps, gop, size, segment_s, encoding)
         loop_copy(segment, seconds // segment_s, tmp)
     os.replace(tmp, path)
     return path, time.perf_counter() - started

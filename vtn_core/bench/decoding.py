@@ -9,6 +9,7 @@ second of a pool of 2 decode processes ÷ a pool of 1, on the same segments of a
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +28,35 @@ def _bare(video: Path, indices: np.ndarray, info, threads: int | None = None) ->
     return sum(1 for _ in FrameReader(video, indices, info, convert=lambda frame: None, threads=threads))
 
 
-def _prepared(video: Path, indices: np.ndarray, info, prep: Preprocessing, conversion: str) -> int:
+def _prepared(video: Path, indices: np.ndarray, info, prep: Preprocessing, conversion: str,
+              decoders: list[tuple[int | None, dict | None]] | None = None) -> int:
     """Decode + model input + thumbnails, in this process as ``iter_chunks`` does it (converter threads beside
     the decoder; no prefetch thread, no worker processes), on the CPU like the bare decoding it is compared with
-    (GPU decoding has its own row)."""
+    (GPU decoding has its own row). ``decoders``: where (decoder threads at the end, what was measured to choose
+    them) is appended."""
     chunks = iter_chunks(video, indices, prep, 32, info=info, prefetch=0, workers=1, conversion=conversion,
                          decode_device="cpu")
-    return sum(chunk.pixels.shape[0] for chunk in chunks)
+    count = sum(chunk.pixels.shape[0] for chunk in chunks)
+    if decoders is not None:
+        decoders.append((chunks.reader.threads, chunks.decoder_measured))
+    return count
+
+
+def decoders_used(decoders: list[tuple[int | None, dict | None]]) -> str:
+    """Which decoder threads the reads of one row ended on and, where they measured before choosing, the
+    medians of what they measured."""
+    single = sum(1 for threads, _ in decoders if threads == 1)
+    text = (f"one thread in {single} of {len(decoders)} reads" if single else
+            f"FFmpeg's frame threads in all {len(decoders)} reads")
+    measured = [m for _, m in decoders if m]
+    if measured:
+        text += (f"; measured decoding {median([m['decode_ms_per_frame'] for m in measured]):.2f} ms/frame on one "
+                 f"thread, converting {median([m['convert_ms_per_sample'] for m in measured]):.2f} ms/sample")
+    return text
 
 
 def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preprocessing],
-                          repeats: int) -> dict[str, Any]:
+                          repeats: int, encoding: str = "") -> dict[str, Any]:
     """Per model input size: (decode + pre-processing) ÷ bare decoding, paired in alternation; median.
 
     Bare decoding is the faster of FFmpeg's threaded decoder and a single-threaded one in the same repeat,
@@ -49,11 +68,12 @@ def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preproc
         _prepared(video, indices[:4], info, prep, "auto")
     rows = {}
     for label, prep in preps.items():
-        threaded_s, single_s, ours_s, legacy_s = [], [], [], []
+        threaded_s, single_s, ours_s, legacy_s, decoders = [], [], [], [], []
+        threaded_cpu, ours_cpu = [], []
         for _ in range(repeats):
-            threaded_s.append(timed(lambda: _bare(video, indices, info))[1])
+            threaded_s.append(_timed_cpu(lambda: _bare(video, indices, info), threaded_cpu))
             single_s.append(timed(lambda: _bare(video, indices, info, threads=1))[1])
-            ours_s.append(timed(lambda: _prepared(video, indices, info, prep, "auto"))[1])
+            ours_s.append(_timed_cpu(lambda: _prepared(video, indices, info, prep, "auto", decoders), ours_cpu))
             legacy_s.append(timed(lambda: _prepared(video, indices, info, prep, "legacy"))[1])
         bare_s = [min(a, b) for a, b in zip(threaded_s, single_s)]
         ratios = [o / b for o, b in zip(ours_s, bare_s)]
@@ -66,9 +86,24 @@ def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preproc
                        "decode_overhead_legacy": median(before),
                        "ms_per_frame_bare": 1000 * median(bare_s) / len(indices),
                        "ms_per_frame_conversion": 1000 * (median(ours_s) - median(bare_s)) / len(indices),
-                       "converter_threads": converter_threads()}
-    return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}"},
-            **rows}
+                       "converter_threads": converter_threads(),
+                       "decoder": decoders_used(decoders),
+                       # cores kept busy (CPU ÷ wall): where ours keeps them all busy, only less CPU helps
+                       "cores_busy_bare_threaded": median([c / w for c, w in zip(threaded_cpu, threaded_s)]),
+                       "cores_busy_ours": median([c / w for c, w in zip(ours_cpu, ours_s)]),
+                       # ours' CPU time spread over every core, ÷ bare decoding: the ratio no scheduling beats
+                       "decode_overhead_cpu_floor": median([max(o / (os.cpu_count() or 1), b) / b
+                                                            for o, b in zip(ours_cpu, bare_s)])}
+    return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}",
+                      "encoding": encoding}, **rows}
+
+
+def _timed_cpu(fn, cpu_s: list[float]) -> float:
+    """Wall seconds of ``fn()``; this process's CPU seconds appended to ``cpu_s``."""
+    started_cpu = time.process_time()
+    wall = timed(fn)[1]
+    cpu_s.append(time.process_time() - started_cpu)
+    return wall
 
 
 def _pool_read(pool, workers: int, video: Path, info, indices: np.ndarray, prep: Preprocessing) -> int:

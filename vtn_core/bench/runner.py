@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vtn_core.bench.common import BenchOptions, bundled_model, describe, generated_video, machine_info, vit_b_model
+from vtn_core.bench.testsrc import ENCODINGS
 
 BENCHMARKS = ("decoding", "resize", "overhead", "decode", "multiview", "long_video", "temporal_scaling", "cache", "gpu",
               "demo_first", "batch")
@@ -67,11 +68,17 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
                           "vit_b": {"source": "VTNConfig() defaults, random weights", **describe(vit)} if vit else None}
     clip, made = generated_video(options.video_dir, sizes.clip_s, fps=sizes.clip_fps)
     document["videos"] = {"clip": {"path": str(clip), "seconds": sizes.clip_s, "fps": sizes.clip_fps,
-                                   "size": "1280x720", "generate_s": made}}
+                                   "size": "1280x720", "encoding": ENCODINGS["cheap"].label, "generate_s": made}}
+    camera = None
+    if {"decoding", "overhead"} & set(selected):  # the same clip as a camera would encode it: costlier to decode
+        camera, made = generated_video(options.video_dir, sizes.clip_s, fps=sizes.clip_fps, encoding="camera")
+        document["videos"]["camera_clip"] = {"path": str(camera), "seconds": sizes.clip_s, "fps": sizes.clip_fps,
+                                             "size": "1280x720", "encoding": ENCODINGS["camera"].label,
+                                             "generate_s": made}
     steps: dict[str, Callable[[], dict[str, Any]]] = {
-        "decoding": lambda: _decoding(options, bundled, clip, sizes),
+        "decoding": lambda: _decoding(options, bundled, clip, camera, sizes),
         "resize": lambda: _resize(bundled, clip, sizes),
-        "overhead": lambda: _overhead(bundled, vit, clip, sizes),
+        "overhead": lambda: _overhead(bundled, vit, clip, camera, sizes),
         "decode": lambda: _decode(options, sizes),
         "multiview": lambda: _multiview(bundled, vit, clip, sizes, document.get("overhead")),
         "long_video": lambda: _long(options, sizes),
@@ -91,20 +98,24 @@ def run_all(options: BenchOptions) -> dict[str, Any]:
     return document
 
 
-def _decoding(options: BenchOptions, bundled, clip, sizes: Sizes) -> dict[str, Any]:
+def _decoding(options: BenchOptions, bundled, clip, camera, sizes: Sizes) -> dict[str, Any]:
     from vtn_core.bench.decoding import bench_decode_overhead, bench_decode_scaling
     from vtn_core.config import VTNConfig
 
     preps = {"bundled": bundled.config.preprocessing, "vit_b": VTNConfig().preprocessing}
-    overhead = bench_decode_overhead(clip, sizes.frames_bundled, preps, sizes.decoding_repeats)
+    cheap = ENCODINGS["cheap"].label
+    overhead = bench_decode_overhead(clip, sizes.frames_bundled, preps, sizes.decoding_repeats, cheap)
+    # the same samples of the clip encoded as a camera would: the same conversion beside 3-4x the decoding
+    overhead_camera = bench_decode_overhead(camera, sizes.frames_bundled, preps, sizes.decoding_repeats,
+                                            ENCODINGS["camera"].label)
     # the product's case: one pass of samples spread over a longer video (each sample decodes several frames)
     longer, _ = generated_video(options.video_dir, sizes.sparse_video_s)
-    spread = bench_decode_overhead(longer, sizes.frames_bundled, preps, sizes.decoding_repeats)
+    spread = bench_decode_overhead(longer, sizes.frames_bundled, preps, sizes.decoding_repeats, cheap)
     long_video, made = generated_video(options.video_dir, sizes.scaling_video_s, gop=sizes.scaling_video_gop)
     scaling = bench_decode_scaling(long_video, sizes.scaling_fps, bundled.config.preprocessing,
                                    sizes.decoding_repeats)
     scaling["video"]["generate_s"] = made
-    return {"overhead": overhead, "overhead_spread": spread, "scaling": scaling}
+    return {"overhead": overhead, "overhead_camera": overhead_camera, "overhead_spread": spread, "scaling": scaling}
 
 
 def _resize(bundled, clip, sizes: Sizes) -> dict[str, Any]:
@@ -113,11 +124,12 @@ def _resize(bundled, clip, sizes: Sizes) -> dict[str, Any]:
     return bench_resize(bundled, clip, sizes.frames_bundled, min(sizes.frames_bundled, 64))
 
 
-def _overhead(bundled, vit, clip, sizes: Sizes) -> dict[str, Any]:
+def _overhead(bundled, vit, clip, camera, sizes: Sizes) -> dict[str, Any]:
     from vtn_core.bench.overhead import bench_overhead
 
     return {"bundled": bench_overhead(bundled, clip, sizes.frames_bundled, CHUNK, sizes.repeats_bundled),
-            "vit_b": bench_overhead(vit, clip, sizes.frames_vit, sizes.chunk_vit, sizes.repeats_vit)}
+            "vit_b": bench_overhead(vit, clip, sizes.frames_vit, sizes.chunk_vit, sizes.repeats_vit),
+            "bundled_camera": bench_overhead(bundled, camera, sizes.frames_bundled, CHUNK, sizes.repeats_bundled)}
 
 
 def _decode(options: BenchOptions, sizes: Sizes) -> dict[str, Any]:

@@ -19,9 +19,11 @@ def _overhead_rows(over: dict[str, Any]) -> list[Row]:
     """decode_overhead of one video, per model input size."""
     rows = []
     video = over["video"]
+    encoding = f", {video['encoding']}" if video.get("encoding") else ""
     for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B")):
         r = over[key]
-        rows.append((f"decode_overhead {label} {r['input_px']}px ({r['frames']} of {video['frames']} fr, 720p)",
+        rows.append((f"decode_overhead {label} {r['input_px']}px ({r['frames']} of {video['frames']} fr, 720p"
+                     f"{encoding})",
                      f"{r['decode_overhead']:.2f}x ({r['ours_s']:.2f} s / {r['bare_s']:.2f} s bare)", "<= 1.5",
                      _verdict(r["decode_overhead"] <= 1.5)))
         rows.append(("  before (whole-frame RGB per frame)", f"{r['decode_overhead_legacy']:.2f}x "
@@ -29,12 +31,19 @@ def _overhead_rows(over: dict[str, Any]) -> list[Row]:
         if "bare_threaded_s" in r:
             rows.append((f"  bare: FFmpeg threads {r['bare_threaded_s']:.2f} s, one thread "
                          f"{r['bare_single_thread_s']:.2f} s", f"ratios {_spread(r['decode_overhead_ratios'])}", "", ""))
+        if "decoder" in r:
+            rows.append(("  decoder", r["decoder"], "", ""))
+        if "decode_overhead_cpu_floor" in r:
+            rows.append(("  cores busy: bare (frame threads) / ours", f"{r['cores_busy_bare_threaded']:.2f} / "
+                         f"{r['cores_busy_ours']:.2f}; ours' CPU over every core: "
+                         f"{r['decode_overhead_cpu_floor']:.2f}x bare", "", ""))
     return rows
 
 
 def decoding_rows(doc: dict[str, Any]) -> list[Row]:
     rows = []
-    for part in ("overhead", "overhead_spread"):  # dense samples of a short clip; spread over a longer video
+    # dense samples of a short clip (cheaply encoded, then as a camera would); spread over a longer video
+    for part in ("overhead", "overhead_camera", "overhead_spread"):
         if part in doc:
             rows.extend(_overhead_rows(doc[part]))
     sc = doc["scaling"]
@@ -65,8 +74,10 @@ def resize_rows(doc: dict[str, Any]) -> list[Row]:
 
 def overhead_rows(doc: dict[str, Any]) -> list[Row]:
     rows = []
-    for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B")):
-        r = doc[key]
+    for key, label in (("bundled", "bundled"), ("vit_b", "ViT-B"), ("bundled_camera", "bundled, camera encode")):
+        r = doc.get(key)
+        if r is None:  # a document written before the row existed
+            continue
         rows.append((f"overhead_vs_floor {label} ({r['frames']} fr, 720p)", f"{r['overhead_vs_floor']:.2f}x "
                      f"({r['pipeline_s']:.2f} s / max({r['decode_preprocess_only_s']:.2f}, "
                      f"{r['backbone_only_s']:.2f}) s)",

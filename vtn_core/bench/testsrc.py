@@ -2,6 +2,7 @@
 pattern encoded as H.264, and long videos made by stream-copying one encoded segment end to end."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -10,15 +11,35 @@ from av.video.frame import PictureType
 X264_OPTIONS = {"preset": "ultrafast", "crf": "30"}
 
 
-def encode_testsrc(path: Path, seconds: int, fps: int, gop: int, size: str) -> None:
-    """``seconds`` of testsrc2 at ``size`` ("WxH") and ``fps``: libx264 ultrafast, crf 30, yuv420p, a keyframe
-    every ``gop`` frames (the same recipe as ``ffmpeg -f lavfi -i testsrc2 -c:v libx264 ...``)."""
+@dataclass(frozen=True)
+class Encoding:
+    """How a test video is encoded: x264 options and an FFmpeg filter applied to testsrc2 first."""
+
+    label: str  # how the bench names it
+    x264: dict[str, str]
+    filter: str = ""
+
+
+ENCODINGS = {
+    # the cheapest H.264 to decode (CAVLC, no deblocking, no B-frames): ~1,500 frames/s on one core here
+    "cheap": Encoding("x264 ultrafast crf 30", X264_OPTIONS),
+    # what a camera, a phone or ``ffmpeg -i in out.mp4`` makes: x264's default preset and quality (CABAC,
+    # deblocking, B-frames) of a picture with sensor-like noise: ~400-600 frames/s on one core here
+    "camera": Encoding("x264 medium crf 23, noise", {"preset": "medium", "crf": "23"}, "noise=alls=6:allf=t"),
+}
+
+
+def encode_testsrc(path: Path, seconds: int, fps: int, gop: int, size: str, encoding: str = "cheap") -> None:
+    """``seconds`` of testsrc2 at ``size`` ("WxH") and ``fps``, yuv420p, a keyframe every ``gop`` frames, encoded
+    as ``ENCODINGS[encoding]`` says (the same recipe as ``ffmpeg -f lavfi -i testsrc2 -c:v libx264 ...``)."""
+    recipe = ENCODINGS[encoding]
     width, height = (int(side) for side in size.lower().split("x"))
     frames = seconds * fps
-    source = av.open(f"testsrc2=size={width}x{height}:rate={fps}", format="lavfi")
+    graph = f"testsrc2=size={width}x{height}:rate={fps}" + (f",{recipe.filter}" if recipe.filter else "")
+    source = av.open(graph, format="lavfi")
     try:
         with av.open(str(path), "w", format="mp4") as output:
-            stream = output.add_stream("libx264", rate=fps, options={**X264_OPTIONS, "g": str(gop)})
+            stream = output.add_stream("libx264", rate=fps, options={**recipe.x264, "g": str(gop)})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             for index, frame in enumerate(source.decode(video=0)):
                 if index >= frames:

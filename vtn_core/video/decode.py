@@ -11,6 +11,7 @@ frames yielded are converted to RGB; one frame is held at a time.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -29,6 +30,10 @@ SEEK_GAP_IN_GOPS = 1.5
 _DEFAULT_GOP = 250
 _MAX_SEEK_RETRIES = 3
 MAX_DECODER_THREADS = 16  # FFmpeg's own cap on automatic frame threads
+# a sequential read offered to ``retune`` times the CPU of frames RETUNE_FROM_FRAME .. + RETUNE_FRAMES (the first
+# frame out is dearer: a keyframe, decoders filling up), then asks it once
+RETUNE_FROM_FRAME = 1
+RETUNE_FRAMES = 4
 
 
 # what decoding or converting a damaged file raises: the file's fault, reported by ``decode_failed``
@@ -78,11 +83,18 @@ class FrameReader:
     only the pixels the model reads). ``threads``: decoder threads (``None``: FFmpeg's frame + slice threads).
     ``device``: "cpu", "cuda" (NVDEC through FFmpeg) or "auto" (the faster one, measured: ``hwdecode``); a GPU
     decoder that cannot open or fails before the first frame falls back to the CPU (``notices`` says so).
+
+    ``retune(frame, frames, seconds)``: asked once, in a sequential read, when ``RETUNE_FRAMES`` frames past
+    frame ``RETUNE_FROM_FRAME`` took ``seconds`` of this thread's CPU to come, with the frame in hand; it
+    returns the decoder threads for the rest of the read. Where that differs from ``threads`` the decoder is
+    opened again with it and the read starts over from the first frame; frames already handed out are not
+    handed out again (nor counted twice in ``decoded``).
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,
                  strategy: str = "auto", *, convert: Callable[[av.VideoFrame], Any] | None = None,
-                 threads: int | None = None, device: str = "cpu") -> None:
+                 threads: int | None = None, device: str = "cpu",
+                 retune: Callable[[av.VideoFrame, int, float], int | None] | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self.path = Path(path)
@@ -95,6 +107,7 @@ class FrameReader:
         self._times: np.ndarray | None = None  # pts table of a variable-rate video
         self._convert = convert or self._rgb
         self.threads = threads
+        self.retune = retune
         self.device, notice = choose_decode_device(device)
         self.notices: list[str] = [notice] if notice else []
 
@@ -211,9 +224,9 @@ class FrameReader:
         """Decode from the start, converting only target frames."""
         targets = self.indices[order]
         last = None
-        container, stream = self._open()
+        frames = self._counted_frames()
         try:
-            for counter, frame in enumerate(self._frames(container, stream)):
+            for counter, frame in frames:
                 if pointer >= len(targets):
                     break
                 index = self._index_of(frame, counter)
@@ -226,9 +239,37 @@ class FrameReader:
                     pointer += 1
                     yield item
         finally:
-            container.close()
+            frames.close()
         for item in self._fill_tail(order, pointer, last):
             yield item
+
+    def _counted_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(frame counter, frame) from the first frame of the stream, on a decoder opened here. Offered to
+        ``retune`` once; where it asks for other threads, opened again with them and counted from 0 again (the
+        caller passes over frames it has handed out already: their indices lie before its next target)."""
+        counts = (self.decoded, self.errors)
+        container, stream = self._open()
+        try:
+            frames, counter, ask, started = self._frames(container, stream), 0, self.retune is not None, 0.0
+            while True:
+                frame = next(frames, None)
+                if frame is None:
+                    return
+                if ask and counter == RETUNE_FROM_FRAME:
+                    started = time.thread_time()
+                elif ask and counter == RETUNE_FROM_FRAME + RETUNE_FRAMES:
+                    ask = False
+                    threads = self.retune(frame, RETUNE_FRAMES, time.thread_time() - started)
+                    if threads != self.threads:
+                        container.close()
+                        self.threads, (self.decoded, self.errors) = threads, counts
+                        container, stream = self._open()
+                        frames, counter = self._frames(container, stream), 0
+                        continue
+                yield counter, frame
+                counter += 1
+        finally:
+            container.close()
 
     def _seeking(self, order: np.ndarray):
         """Seek to the keyframe before each far target, decode forward; yields (targets done, item).

@@ -21,6 +21,8 @@ SINGLE_THREAD_DECODER_CORES = 2
 FRAMES_PER_SAMPLE_FOR_THREADS = 2.0  # beyond this the decoder, not conversion, is the limit
 LIGHT_CONVERSION_SHARE = 0.1  # converting up to this share of a frame's pixels (and its thumbnail) is light
 FRAMES_AHEAD_PER_CONVERTER = 3  # decoded frames waiting per converter (each a full frame: bounded memory)
+# conversion ÷ one-thread decoding CPU per sample under which FFmpeg's frame threads are the faster decoder
+RETHREAD_BELOW = 0.4
 
 
 def converter_threads(cpus: int | None = None) -> int:
@@ -29,19 +31,35 @@ def converter_threads(cpus: int | None = None) -> int:
     return max(1, min(MAX_CONVERTERS, (cpus or os.cpu_count() or 1) // 2))
 
 
-def decoder_threads(frames_per_sample: float, converted_share: float = 1.0, cpus: int | None = None) -> int | None:
-    """FFmpeg's decoding threads beside the converters: ``None`` (FFmpeg's frame and slice threads, one per
-    core) or 1.
-
-    One thread only on ``SINGLE_THREAD_DECODER_CORES`` cores or fewer, where nearly every decoded frame is
+def one_thread_may_pay(frames_per_sample: float, converted_share: float = 1.0, cpus: int | None = None) -> bool:
+    """Whether decoding on one thread instead of FFmpeg's frame threads (one per core) may be the faster way
+    for a read: only on ``SINGLE_THREAD_DECODER_CORES`` cores or fewer, where nearly every decoded frame is
     also converted (fewer than ``FRAMES_PER_SAMPLE_FOR_THREADS`` decoded per sample) and the conversion is
-    heavy (more than ``LIGHT_CONVERSION_SHARE`` of each frame's pixels turned to RGB, ``converted_share``):
-    FFmpeg's frame threads cost 50% more CPU for 15-30% less wall time, worth it only where the converter
-    leaves that CPU idle (docs/VIDEO.md, "Converting beside the decoder")."""
+    heavy (more than ``LIGHT_CONVERSION_SHARE`` of each frame's pixels turned to RGB, ``converted_share``).
+
+    Whether it is depends on how costly the video is to decode, which only decoding tells: such a read starts
+    on one thread, and the reader checks that on its first frames (``threads_after_measuring``)."""
     few_cores = (cpus or os.cpu_count() or 1) <= SINGLE_THREAD_DECODER_CORES
     dense = frames_per_sample < FRAMES_PER_SAMPLE_FOR_THREADS
     heavy = converted_share > LIGHT_CONVERSION_SHARE
-    return 1 if few_cores and dense and heavy else None
+    return few_cores and dense and heavy
+
+
+def threads_after_measuring(decode_s_per_frame: float, convert_s_per_sample: float,
+                            frames_per_sample: float) -> int | None:
+    """The decoder threads for the rest of a read begun on one thread (``one_thread_may_pay``), from its first
+    frames: ``None`` (FFmpeg's frame threads) where converting a sample costs less than ``RETHREAD_BELOW`` of
+    decoding its frames on one thread (CPU time both), else 1 (one thread stays).
+
+    One decoding thread beside the converter pays only where the converter is nearly as busy: frame threads
+    then share the cores with it, and their frames wait on each other. Measured on 2 cores (docs/VIDEO.md,
+    "Decoder threads, measured"), 250 samples of a 10-s 720p clip with ViT-B's 224-px crop: encoded cheaply
+    (x264 ultrafast: no CABAC, no deblocking) the share measures 0.56-0.67 and one thread is ~12% faster;
+    encoded as a camera would (x264 medium) it measures 0.17-0.27 and frame threads are 15-20% faster."""
+    if decode_s_per_frame <= 0 or frames_per_sample <= 0:
+        return 1
+    share = max(0.0, convert_s_per_sample) / (decode_s_per_frame * frames_per_sample)
+    return None if share < RETHREAD_BELOW else 1
 
 
 def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Callable[[Frame], Any],

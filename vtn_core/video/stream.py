@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DECODE_ERRORS, DecodeReport, FrameReader, decode_failed
-from vtn_core.video.overlap import converted_in_order, converter_threads, decoder_threads
+from vtn_core.video.overlap import converted_in_order, converter_threads, one_thread_may_pay, threads_after_measuring
 from vtn_core.video.preprocess import make_thumbnails, preprocess_frames
 from vtn_core.video.probe import VideoInfo
 from vtn_core.video.segments import (
@@ -119,10 +120,14 @@ class ChunkStream:
         passthrough = None if conversion == "legacy" else _as_decoded
         self.reader = FrameReader(path, indices, info, strategy, convert=passthrough, device=decode_device)
         self.converter.rotation = self.reader.info.rotation
+        self._frames_per_sample = 1.0
+        self.decoder_measured: dict[str, float] | None = None  # what ``_retune`` measured, where it was asked
         if conversion != "legacy":
             unique = max(1, len(np.unique(indices)))
             share = self.converter.converted_share(self.reader.info.height, self.reader.info.width)
-            self.reader.threads = decoder_threads(frames_to_decode(self.reader.info, indices) / unique, share)
+            self._frames_per_sample = frames_to_decode(self.reader.info, indices) / unique
+            if one_thread_may_pay(self._frames_per_sample, share) and self.reader.device == "cpu":
+                self.reader.threads, self.reader.retune = 1, self._retune  # one thread; its first frames tell
         self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
         self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
@@ -185,6 +190,24 @@ class ChunkStream:
 
         for _, (pixels, thumbnail), time_s in converted_in_order(slotted(), self._convert, self.converters):
             yield pixels, thumbnail, time_s
+
+    def _retune(self, frame, frames: int, decode_s: float) -> int | None:
+        """The reader's decoder threads from here on (``overlap.threads_after_measuring``): its CPU time per
+        frame so far against the conversion of ``frame`` on this thread (the faster of two, after one that sets
+        up this thread's scalers). Once per read, ~2 ms."""
+        scratch = _Slotted(frame, np.empty((3, self.prep.crop_size, self.prep.crop_size), np.float32))
+        self._convert(scratch)
+        timings = []
+        for _ in range(2):  # one conversion alone is a noisy clock (0.54-0.84 ms measured for the same frame)
+            started = time.thread_time()
+            self._convert(scratch)
+            timings.append(time.thread_time() - started)
+        convert_s = min(timings)
+        threads = threads_after_measuring(decode_s / frames, convert_s, self._frames_per_sample)
+        self.decoder_measured = {"decode_ms_per_frame": 1000 * decode_s / frames, "convert_ms_per_sample":
+                                 1000 * convert_s, "frames_per_sample": self._frames_per_sample,
+                                 "threads": 0 if threads is None else threads}
+        return threads
 
     def _convert(self, slotted: _Slotted) -> tuple[np.ndarray, np.ndarray]:
         """The converter on one decoded frame; what goes wrong is the file's fault and said so, as the reader does."""
