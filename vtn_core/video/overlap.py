@@ -54,8 +54,8 @@ def threads_after_measuring(decode_s_per_frame: float, convert_s_per_sample: flo
     One decoding thread beside the converter pays only where the converter is nearly as busy: frame threads
     then share the cores with it, and their frames wait on each other. Measured on 2 cores (docs/VIDEO.md,
     "Decoder threads, measured"), 250 samples of a 10-s 720p clip with ViT-B's 224-px crop: encoded cheaply
-    (x264 ultrafast: no CABAC, no deblocking) the share measures 0.56-0.67 and one thread is ~12% faster;
-    encoded as a camera would (x264 medium) it measures 0.17-0.27 and frame threads are 15-20% faster."""
+    (x264 ultrafast: no CABAC, no deblocking) the share measures 0.54-0.66 and one thread is ~13% faster;
+    encoded as a camera would (x264 medium) it measures 0.18-0.25 and frame threads are 18-25% faster."""
     if decode_s_per_frame <= 0 or frames_per_sample <= 0:
         return 1
     share = max(0.0, convert_s_per_sample) / (decode_s_per_frame * frames_per_sample)
