@@ -55,6 +55,13 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
+def wall_and_cpu(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall, CPU of this process) seconds of ``fn()``, GPU work included in the wall time."""
+    started_cpu = time.process_time()
+    wall = timed(fn)[1]
+    return wall, time.process_time() - started_cpu
+
+
 def median(values: list[float]) -> float:
     """Median of a non-empty list."""
     ordered = sorted(values)

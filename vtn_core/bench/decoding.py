@@ -9,13 +9,12 @@ second of a pool of 2 decode processes ÷ a pool of 1, on the same segments of a
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vtn_core.bench.common import median, timed
+from vtn_core.bench.common import median, timed, wall_and_cpu
 from vtn_core.config import Preprocessing
 from vtn_core.video import FrameReader, iter_chunks, probe_video, sample_indices
 from vtn_core.video.overlap import converter_threads
@@ -71,9 +70,13 @@ def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preproc
         threaded_s, single_s, ours_s, legacy_s, decoders = [], [], [], [], []
         threaded_cpu, ours_cpu = [], []
         for _ in range(repeats):
-            threaded_s.append(_timed_cpu(lambda: _bare(video, indices, info), threaded_cpu))
+            wall, cpu = wall_and_cpu(lambda: _bare(video, indices, info))
+            threaded_s.append(wall)
+            threaded_cpu.append(cpu)
             single_s.append(timed(lambda: _bare(video, indices, info, threads=1))[1])
-            ours_s.append(_timed_cpu(lambda: _prepared(video, indices, info, prep, "auto", decoders), ours_cpu))
+            wall, cpu = wall_and_cpu(lambda: _prepared(video, indices, info, prep, "auto", decoders))
+            ours_s.append(wall)
+            ours_cpu.append(cpu)
             legacy_s.append(timed(lambda: _prepared(video, indices, info, prep, "legacy"))[1])
         bare_s = [min(a, b) for a, b in zip(threaded_s, single_s)]
         ratios = [o / b for o, b in zip(ours_s, bare_s)]
@@ -96,14 +99,6 @@ def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preproc
                                                             for o, b in zip(ours_cpu, bare_s)])}
     return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}",
                       "encoding": encoding}, **rows}
-
-
-def _timed_cpu(fn, cpu_s: list[float]) -> float:
-    """Wall seconds of ``fn()``; this process's CPU seconds appended to ``cpu_s``."""
-    started_cpu = time.process_time()
-    wall = timed(fn)[1]
-    cpu_s.append(time.process_time() - started_cpu)
-    return wall
 
 
 def _pool_read(pool, workers: int, video: Path, info, indices: np.ndarray, prep: Preprocessing) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from vtn_core.bench.common import median, synchronize, timed
+from vtn_core.bench.common import median, synchronize, wall_and_cpu
 from vtn_core.inference import run_video
 from vtn_core.video import iter_chunks, probe_video, sample_indices
 
@@ -28,14 +28,7 @@ def decode_only_seconds(model, video: Path, num_frames: int, chunk_size: int) ->
         sample = sample_indices(info, num_frames=num_frames)
         chunks = iter_chunks(video, sample.indices, model.config.preprocessing, chunk_size, info=info, prefetch=0)
         return sum(chunk.pixels.shape[0] for chunk in chunks)
-    return _wall_and_cpu(drain)
-
-
-def _wall_and_cpu(fn) -> tuple[float, float]:
-    """(wall, CPU of this process) seconds of ``fn()``."""
-    cpu = time.process_time()
-    wall = timed(fn)[1]
-    return wall, time.process_time() - cpu
+    return wall_and_cpu(drain)
 
 
 def backbone_only(model, pixels: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -68,7 +61,7 @@ def bench_overhead(model, video: Path, num_frames: int, chunk_size: int, repeats
         synchronize()
         pipeline_s.append(time.perf_counter() - started)
         stages = {k: round(v, 3) for k, v in result.timings_s.items()}
-        backbone_wall, backbone_cpu = _wall_and_cpu(lambda: backbone_only(model, pixels, chunk_size))
+        backbone_wall, backbone_cpu = wall_and_cpu(lambda: backbone_only(model, pixels, chunk_size))
         decode_wall, decode_cpu = decode_only_seconds(model, video, num_frames, chunk_size)
         backbone_s.append(backbone_wall)
         decode_only_s.append(decode_wall)
