@@ -69,6 +69,11 @@ def test_quick_json_shape(quick_document):
             assert row["decode_overhead_cpu_floor"] >= 1.0  # never under bare decoding itself
     scaling = doc["decoding"]["scaling"]
     assert _positive(scaling["decode_scaling"]) and scaling["samples"] > 0
+    nonref = doc["decoding"]["nonref"]  # the camera-like encode has B-frames nobody refers to; ultrafast has none
+    assert nonref["camera"]["decoded_passing_over"] < nonref["camera"]["decoded_every"]
+    assert nonref["cheap"]["decoded_passing_over"] == nonref["cheap"]["decoded_every"]
+    assert all(_positive(r["nonref_speedup"]) and len(r["nonref_speedup_ratios"]) == r["repeats"]
+               for r in nonref.values())
     for row in doc["decode"].values():
         assert _positive(row["decode_speedup"]) and row["strategy"] in ("seek", "sequential")
         assert row["frames_decoded_ours"] <= row["frames_decoded_every_frame"]

@@ -5,6 +5,8 @@ decoding of the same frames with the same reader and no conversion at all (the f
 and single-threaded decoding); the pre-issue-15 path
 (whole-frame RGB per frame, ``conversion="legacy"``) is measured beside it. ``decode_scaling``: frames per
 second of a pool of 2 decode processes ÷ a pool of 1, on the same segments of a long 720p video.
+``nonref``: bare decoding of samples spread over a clip with every frame decoded ÷ with the frames no sample
+asks for and no frame refers to passed over (``FrameReader(skip_nonref=...)``).
 """
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from vtn_core.video.overlap import converter_threads
 from vtn_core.video.segments import crop_for, decode_segment, make_pool, split_segments, warm_pool
 
 
-def _bare(video: Path, indices: np.ndarray, info, threads: int | None = None) -> int:
+def _bare(video: Path, indices: np.ndarray, info, threads: int | None = None, skip_nonref: bool = True) -> int:
     """Decode the samples with the pipeline's reader, converting nothing (``threads``: None = FFmpeg's frame
-    and slice threads, 1 = one thread)."""
-    return sum(1 for _ in FrameReader(video, indices, info, convert=lambda frame: None, threads=threads))
+    and slice threads, 1 = one thread); the frames decoded."""
+    reader = FrameReader(video, indices, info, convert=lambda frame: None, threads=threads, skip_nonref=skip_nonref)
+    sum(1 for _ in reader)
+    return reader.decoded
 
 
 def _prepared(video: Path, indices: np.ndarray, info, prep: Preprocessing, conversion: str,
@@ -99,6 +103,25 @@ def bench_decode_overhead(video: Path, num_frames: int, preps: dict[str, Preproc
                                                             for o, b in zip(ours_cpu, bare_s)])}
     return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}",
                       "encoding": encoding}, **rows}
+
+
+def bench_nonref(video: Path, num_frames: int, repeats: int, encoding: str = "") -> dict[str, Any]:
+    """``num_frames`` samples spread over ``video``: bare decoding (the reader's own threads) with every frame
+    decoded ÷ with the frames no sample asks for and no other frame refers to passed over, alternated; median."""
+    info = probe_video(video)
+    indices = sample_indices(info, num_frames=num_frames).indices
+    _bare(video, indices[:4], info)  # warm-up
+    every_s, passing_s, decoded = [], [], {}
+    for _ in range(repeats):
+        for skip, times in ((False, every_s), (True, passing_s)):
+            decoded[skip], seconds = timed(lambda: _bare(video, indices, info, skip_nonref=skip))
+            times.append(seconds)
+    ratios = [e / p for e, p in zip(every_s, passing_s)]
+    return {"video": {"path": str(video), "frames": info.num_frames, "size": f"{info.width}x{info.height}",
+                      "encoding": encoding}, "samples": int(len(indices)), "repeats": repeats,
+            "decoded_every": decoded[False], "decoded_passing_over": decoded[True],
+            "every_frame_s": median(every_s), "passing_over_s": median(passing_s),
+            "nonref_speedup": median(ratios), "nonref_speedup_ratios": ratios}
 
 
 def _pool_read(pool, workers: int, video: Path, info, indices: np.ndarray, prep: Preprocessing) -> int:

@@ -53,6 +53,11 @@ def decoding_rows(doc: dict[str, Any]) -> list[Row]:
                  f"load {sc['load_avg_1m']}", f">= 1.6 on {sc['cores']} cores", _verdict(sc["decode_scaling"] >= 1.6)))
     rows.append(("  2 workers vs in-process reader (frame threads)", f"{sc['two_workers_vs_in_process']:.2f}x "
                  f"({sc['in_process_s']:.1f} s)", "", ""))
+    for r in doc.get("nonref", {}).values():
+        rows.append((f"unreferenced frames not decoded ({r['samples']} of {r['video']['frames']} fr, "
+                     f"{r['video']['encoding']})", f"{r['nonref_speedup']:.2f}x ({r['every_frame_s']:.2f} s / "
+                     f"{r['passing_over_s']:.2f} s; {r['decoded_passing_over']} of {r['decoded_every']} fr decoded)",
+                     "", ""))
     return rows
 
 

@@ -34,6 +34,10 @@ MAX_DECODER_THREADS = 16  # FFmpeg's own cap on automatic frame threads
 # frame out is dearer: a keyframe, decoders filling up), then asks it once
 RETUNE_FROM_FRAME = 1
 RETUNE_FRAMES = 4
+# decoders checked to pass over, when asked (FFmpeg's skip_frame = NONREF), the frames no other frame refers to
+# and to give every other frame unchanged, on one thread and on frame threads (tests/test_video_nonref.py;
+# docs/VIDEO.md, "Frames nobody refers to"); others decode every frame
+NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9", "libdav1d"})
 
 
 # what decoding or converting a damaged file raises: the file's fault, reported by ``decode_failed``
@@ -73,6 +77,33 @@ def automatic_decoder_threads(cpus: int | None = None) -> int:
     return max(1, min(MAX_DECODER_THREADS, cpus or os.cpu_count() or 1))
 
 
+class _Unwanted:
+    """The packets of a read that no sample asks for and that no sample can fall back on: the decoder may pass
+    them over where no other frame refers to them (B-frames of most camera, phone and ``ffmpeg`` encodes).
+
+    A packet (by the index of its frame) may be passed over when no sample asks for it and every sample before
+    it has its own packet in hand or its frame already: a sample whose own frame is missing takes the next one
+    that decodes (``FrameReader``), which must not be one passed over."""
+
+    def __init__(self, indices: np.ndarray) -> None:
+        self._wanted = np.unique(np.asarray(indices, dtype=np.int64))
+        self._members = set(self._wanted.tolist())
+        self._seen: set[int] = set()
+        self._open = 0  # the first sample neither seen as a packet nor handed out
+
+    def may_skip(self, index: int, handed_out_through: int) -> bool:
+        """Whether the packet of frame ``index`` may be passed over, samples up to frame ``handed_out_through``
+        already handed out."""
+        if index in self._members:
+            self._seen.add(index)
+            return False
+        wanted = self._wanted
+        while self._open < len(wanted) and (wanted[self._open] <= handed_out_through
+                                            or int(wanted[self._open]) in self._seen):
+            self._open += 1
+        return self._open == len(wanted) or bool(wanted[self._open] > index)
+
+
 class FrameReader:
     """Iterates ``(k, RGB uint8 frame [H, W, 3], time_s)`` for ``indices`` in increasing index order.
 
@@ -89,12 +120,17 @@ class FrameReader:
     returns the decoder threads for the rest of the read. Where that differs from ``threads`` the decoder is
     opened again with it and the read starts over from the first frame; frames already handed out are not
     handed out again (nor counted twice in ``decoded``).
+
+    ``skip_nonref``: on the CPU, for the decoders of ``NONREF_CODECS``, frames that no sample asks for and no
+    other frame refers to are passed over, not decoded (``_Unwanted``; the same frames come out); ``decoded``
+    counts the frames that were decoded.
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,
                  strategy: str = "auto", *, convert: Callable[[av.VideoFrame], Any] | None = None,
                  threads: int | None = None, device: str = "cpu",
-                 retune: Callable[[av.VideoFrame, int, float], int | None] | None = None) -> None:
+                 retune: Callable[[av.VideoFrame, int, float], int | None] | None = None,
+                 skip_nonref: bool = True) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self.path = Path(path)
@@ -108,6 +144,9 @@ class FrameReader:
         self._convert = convert or self._rgb
         self.threads = threads
         self.retune = retune
+        self.skip_nonref = skip_nonref
+        self._handed_out_through = -1  # the frame index of the latest frame handed out
+        self._unwanted: _Unwanted | None = None  # per read (``_read``)
         self.device, notice = choose_decode_device(device)
         self.notices: list[str] = [notice] if notice else []
 
@@ -131,6 +170,8 @@ class FrameReader:
             yield from self._read(order)
 
     def _read(self, order: np.ndarray) -> Iterator[tuple[int, Any, float]]:
+        self._handed_out_through = -1
+        self._unwanted = _Unwanted(self.indices) if self.skip_nonref else None
         try:
             done = 0
             if self.strategy == "seek":
@@ -164,12 +205,25 @@ class FrameReader:
 
     def _index_of(self, frame: av.VideoFrame, counter: int) -> int | None:
         """Source index of ``frame``; ``None`` when only counting can tell (no timestamps)."""
-        if frame.time is None:
-            return None
+        return None if frame.time is None else self._index_at(float(frame.time))
+
+    def _index_at(self, time_s: float) -> int:
+        """Source index of the frame shown at ``time_s`` (its timestamp)."""
         if self._times is not None and len(self._times):
-            position = int(np.searchsorted(self._times, float(frame.time) - 1e-6))
+            position = int(np.searchsorted(self._times, time_s - 1e-6))
             return min(position, len(self._times) - 1)
-        return int(round((float(frame.time) - self.info.start_time_s) * self.info.fps))
+        return int(round((time_s - self.info.start_time_s) * self.info.fps))
+
+    def _passes_over(self, packet: av.Packet, codec: str, time_base: tuple[int, int]) -> bool:
+        """Whether the decoder may pass over ``packet`` if no other frame refers to it (``_Unwanted``): on the CPU,
+        for ``NONREF_CODECS``, with timestamps, and not after a packet was rejected (a sample's own frame may
+        then be missing for a reason no timestamp tells). ``time_base``: the stream's (numerator, denominator),
+        the packet's time computed as PyAV computes a frame's."""
+        if (self._unwanted is None or self.device != "cpu" or codec not in NONREF_CODECS or packet.pts is None
+                or self.errors or not time_base[0]):
+            return False
+        time_s = float(packet.pts) * time_base[0] / time_base[1]
+        return self._unwanted.may_skip(self._index_at(time_s), self._handed_out_through)
 
     def _time_of(self, frame: av.VideoFrame, index: int) -> float:
         if frame.time is not None:
@@ -177,8 +231,11 @@ class FrameReader:
         return self.info.start_time_s + index / self.info.fps
 
     def _frames(self, container, stream) -> Iterator[av.VideoFrame]:
-        """Decode packet by packet; a packet the decoder rejects is counted and passed over."""
+        """Decode packet by packet; a packet the decoder rejects is counted and passed over. Frames no sample
+        needs and no frame refers to are not decoded (``_passes_over``)."""
         demux = container.demux(stream)
+        context, codec, discarding = stream.codec_context, stream.codec_context.name, None
+        time_base = (stream.time_base.numerator, stream.time_base.denominator) if stream.time_base else (0, 1)
         while True:
             try:
                 packet = next(demux)
@@ -187,6 +244,10 @@ class FrameReader:
             except av.FFmpegError:  # a damaged container: what follows cannot be found
                 self.errors += 1
                 break
+            discard = self._passes_over(packet, codec, time_base)
+            if discard is not discarding:  # read by the decoder for each packet it is handed (frame threads too)
+                context.skip_frame = "NONREF" if discard else "DEFAULT"
+                discarding = discard
             try:
                 frames = packet.decode()
             except (av.FFmpegError, ValueError) as exc:
@@ -217,6 +278,8 @@ class FrameReader:
                 self.skipped += 1
             items.append((int(order[pointer]), image, time_s))
             pointer += 1
+        if items:
+            self._handed_out_through = max(self._handed_out_through, int(index))
         return items
 
     # ---- strategies ------------------------------------------------------------------------------------
