@@ -9,7 +9,7 @@ import torch
 import vtn_core.video.stream as stream_module
 from tests.videos import make_video, read_index
 from vtn_core.config import Preprocessing
-from vtn_core.video import iter_chunks, probe_video
+from vtn_core.video import iter_chunks, paces, probe_video
 from vtn_core.video.decode import RETUNE_FRAMES, RETUNE_FROM_FRAME, FrameReader
 from vtn_core.video.overlap import RETHREAD_BELOW, threads_after_measuring
 
@@ -124,3 +124,44 @@ def test_no_measurement_where_the_gpu_decodes_or_the_conversion_is_the_old_one(t
     monkeypatch.setattr(stream_module, "one_thread_may_pay", lambda *a, **k: False)
     threaded = iter_chunks(path, np.arange(12), VIT, 4, workers=1, decode_device="cpu")
     assert threaded.reader.retune is None and threaded.reader.threads is None
+
+
+def test_the_next_read_of_a_file_remembers_what_the_first_measured(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "v.mp4", 36, height=240, width=320)
+    info = probe_video(path)
+    indices = np.arange(0, 36, 2)
+    monkeypatch.setattr(stream_module, "one_thread_may_pay", lambda *a, **k: True)  # a dense read, 2 cores
+    paces.forget()
+    first_pixels, first_thumbs, first = _chunks(path, indices, info)
+    assert first.reader.retune is not None and first.decoder_measured["remembered"] is False
+    decoding = paces.decoding(path)
+    assert decoding == pytest.approx(first.decoder_measured["decode_ms_per_frame"] / 1000)
+
+    again = iter_chunks(path, indices, VIT, 8, info=info, prefetch=1, workers=1, decode_device="cpu")
+    assert again.reader.retune is None  # nothing to measure, nothing to start over
+    assert again.decoder_measured["remembered"] is True
+    assert again.reader.threads == (None if again.decoder_measured["threads"] == 0 else 1)
+    assert again.decoder_measured["threads"] == first.decoder_measured["threads"]
+    chunks = list(again)
+    np.testing.assert_array_equal(torch.cat([c.pixels for c in chunks]).numpy(), first_pixels)
+    np.testing.assert_array_equal(np.concatenate([c.thumbnails for c in chunks]), first_thumbs)
+
+    other = iter_chunks(path, indices, Preprocessing(resize_short_side=320, crop_size=288), 8, info=info,
+                        prefetch=0, workers=1, decode_device="cpu")
+    assert other.reader.retune is not None  # another recipe: its conversion was never measured
+
+    make_video(path, 40, height=240, width=320)  # the file written again: measured again
+    assert paces.decoding(path) is None
+    fresh = iter_chunks(path, indices, VIT, 8, prefetch=0, workers=1, decode_device="cpu")
+    assert fresh.reader.retune is not None
+
+
+def test_what_is_remembered_is_bounded_and_only_what_was_measured(tmp_path):
+    paces.forget()
+    paces.remember_decoding(tmp_path / "missing.mp4", 0.001)  # a file that cannot be read: nothing kept
+    paces.remember_converting(("recipe",), 0.0)  # a clock that did not move: nothing kept
+    assert paces.decoding(tmp_path / "missing.mp4") is None and paces.converting(("recipe",)) is None
+    for i in range(paces.MAX_REMEMBERED + 5):
+        paces.remember_converting(("recipe", i), 0.001 * (i + 1))
+    assert paces.converting(("recipe", 0)) is None and paces.converting(("recipe", paces.MAX_REMEMBERED + 4)) > 0
+    paces.forget()

@@ -53,8 +53,10 @@ def decoders_used(decoders: list[tuple[int | None, dict | None]]) -> str:
             f"FFmpeg's frame threads in all {len(decoders)} reads")
     measured = [m for _, m in decoders if m]
     if measured:
+        remembered = sum(1 for m in measured if m.get("remembered"))
         text += (f"; measured decoding {median([m['decode_ms_per_frame'] for m in measured]):.2f} ms/frame on one "
                  f"thread, converting {median([m['convert_ms_per_sample'] for m in measured]):.2f} ms/sample")
+        text += f" ({remembered} of {len(measured)} reads remembered the file's measurement)" if remembered else ""
     return text
 
 

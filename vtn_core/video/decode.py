@@ -30,9 +30,11 @@ SEEK_GAP_IN_GOPS = 1.5
 _DEFAULT_GOP = 250
 _MAX_SEEK_RETRIES = 3
 MAX_DECODER_THREADS = 16  # FFmpeg's own cap on automatic frame threads
-# a sequential read offered to ``retune`` times the CPU of frames RETUNE_FROM_FRAME .. + RETUNE_FRAMES (the first
-# frame out is dearer: a keyframe, decoders filling up), then asks it once
-RETUNE_FROM_FRAME = 1
+# a sequential read offered to ``retune`` times the CPU of frames RETUNE_FROM_FRAME .. + RETUNE_FRAMES, then asks it
+# once. A process's first read pays for its first frames twice over (decoder buffers, caches, the converter
+# starting): from frame 1 the cheap 720p clip measured 1.3-1.6 ms a frame there against 0.7-0.8 in later reads,
+# from frame 8 0.77 against 0.71-0.74 (docs/VIDEO.md, "Decoder threads, measured")
+RETUNE_FROM_FRAME = 8
 RETUNE_FRAMES = 4
 # decoders checked to pass over, when asked (FFmpeg's skip_frame = NONREF), the frames no other frame refers to
 # and to give every other frame unchanged, on one thread and on frame threads (tests/test_video_nonref.py;

@@ -15,6 +15,7 @@ import torch
 
 from vtn_core.config import Preprocessing
 from vtn_core.errors import VideoError
+from vtn_core.video import paces
 from vtn_core.video.convert import FrameConverter
 from vtn_core.video.decode import DECODE_ERRORS, DecodeReport, FrameReader, decode_failed
 from vtn_core.video.overlap import converted_in_order, converter_threads, one_thread_may_pay, threads_after_measuring
@@ -121,13 +122,19 @@ class ChunkStream:
         self.reader = FrameReader(path, indices, info, strategy, convert=passthrough, device=decode_device)
         self.converter.rotation = self.reader.info.rotation
         self._frames_per_sample = 1.0
-        self.decoder_measured: dict[str, float] | None = None  # what ``_retune`` measured, where it was asked
+        # what ``_retune`` measured (or an earlier read of the file, "remembered"), where one thread may pay
+        self.decoder_measured: dict[str, float | bool] | None = None
         if conversion != "legacy":
             unique = max(1, len(np.unique(indices)))
             share = self.converter.converted_share(self.reader.info.height, self.reader.info.width)
             self._frames_per_sample = frames_to_decode(self.reader.info, indices) / unique
+            # what a conversion's cost depends on: the frame size, the crop's, the thumbnails', the mode
+            self._recipe = (self.reader.info.height, self.reader.info.width, prep.resize_short_side, prep.crop_size,
+                            thumb_height, conversion)
             if one_thread_may_pay(self._frames_per_sample, share) and self.reader.device == "cpu":
-                self.reader.threads, self.reader.retune = 1, self._retune  # one thread; its first frames tell
+                self.reader.threads = 1  # one thread, unless this file and recipe were measured before
+                if not self._recall_decoder():
+                    self.reader.retune = self._retune  # its first frames tell
         self.info, self.conversion = self.reader.info, conversion
         self.prep, self.chunk_size, self.thumb_height, self.prefetch = prep, int(chunk_size), thumb_height, prefetch
         self.workers = 1 if self.reader.device != "cpu" else plan_workers(self.info, indices, workers)
@@ -191,10 +198,29 @@ class ChunkStream:
         for _, (pixels, thumbnail), time_s in converted_in_order(slotted(), self._convert, self.converters):
             yield pixels, thumbnail, time_s
 
+    def _recall_decoder(self) -> bool:
+        """Decoder threads from what an earlier read of this file and recipe measured (``video.paces``), where
+        one did; whether it had."""
+        decode_s, convert_s = paces.decoding(self.path), paces.converting(self._recipe)
+        if decode_s is None or convert_s is None:
+            return False
+        self.reader.threads = self._decided(decode_s, convert_s, remembered=True)
+        return True
+
+    def _decided(self, decode_s: float, convert_s: float, remembered: bool) -> int | None:
+        """``overlap.threads_after_measuring`` on one thread's decoding CPU per frame and one conversion's CPU
+        per sample; what it was given, in ``decoder_measured``."""
+        threads = threads_after_measuring(decode_s, convert_s, self._frames_per_sample)
+        self.decoder_measured = {"decode_ms_per_frame": 1000 * decode_s, "convert_ms_per_sample": 1000 * convert_s,
+                                 "frames_per_sample": self._frames_per_sample,
+                                 "threads": 0 if threads is None else threads, "remembered": remembered}
+        return threads
+
     def _retune(self, frame, frames: int, decode_s: float) -> int | None:
         """The reader's decoder threads from here on (``overlap.threads_after_measuring``): its CPU time per
         frame so far against the conversion of ``frame`` on this thread (the faster of two, after one that sets
-        up this thread's scalers). Once per read, ~2 ms."""
+        up this thread's scalers). Once per read, ~2 ms; remembered for the next read of the file
+        (``video.paces``)."""
         scratch = _Slotted(frame, np.empty((3, self.prep.crop_size, self.prep.crop_size), np.float32))
         self._convert(scratch)
         timings = []
@@ -203,11 +229,9 @@ class ChunkStream:
             self._convert(scratch)
             timings.append(time.thread_time() - started)
         convert_s = min(timings)
-        threads = threads_after_measuring(decode_s / frames, convert_s, self._frames_per_sample)
-        self.decoder_measured = {"decode_ms_per_frame": 1000 * decode_s / frames, "convert_ms_per_sample":
-                                 1000 * convert_s, "frames_per_sample": self._frames_per_sample,
-                                 "threads": 0 if threads is None else threads}
-        return threads
+        paces.remember_decoding(self.path, decode_s / frames)  # the next read of this file need not measure
+        paces.remember_converting(self._recipe, convert_s)
+        return self._decided(decode_s / frames, convert_s, remembered=False)
 
     def _convert(self, slotted: _Slotted) -> tuple[np.ndarray, np.ndarray]:
         """The converter on one decoded frame; what goes wrong is the file's fault and said so, as the reader does."""
