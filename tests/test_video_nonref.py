@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import av
 import numpy as np
 import pytest
 
-from tests.videos import make_video, read_index
+from tests.videos import make_video, painted_frame, read_index
 from vtn_core.config import Preprocessing
 from vtn_core.video import iter_chunks, probe_video
-from vtn_core.video.decode import NONREF_CODECS, FrameReader, _Unwanted
+from vtn_core.video.decode import NONREF_CODECS, FrameReader, _Unwanted, passes_over_unreferenced
 
 
 def _read(path, indices, info, **kwargs):
@@ -104,12 +105,44 @@ def test_no_frame_is_passed_over_after_a_rejected_packet_or_without_a_timestamp(
     reader = FrameReader(path, np.array([0, 20]), probe_video(path))
     reader._unwanted = _Unwanted(reader.indices)
     packet = SimpleNamespace(pts=10 * 512)  # frame 10 at 25 fps in a 1/12800 time base
-    assert not reader._passes_over(packet, "h264", (1, 12800))  # frame 0, asked for, has not come yet
-    assert not reader._passes_over(SimpleNamespace(pts=0), "h264", (1, 12800))
-    assert reader._passes_over(packet, "h264", (1, 12800)) is True
-    assert not reader._passes_over(packet, "gif", (1, 12800))
-    assert not reader._passes_over(SimpleNamespace(pts=None), "h264", (1, 12800))
+    assert not reader._passes_over(packet, True, (1, 12800))  # frame 0, asked for, has not come yet
+    assert not reader._passes_over(SimpleNamespace(pts=0), True, (1, 12800))
+    assert reader._passes_over(packet, True, (1, 12800)) is True
+    assert not reader._passes_over(packet, False, (1, 12800))
+    assert not reader._passes_over(SimpleNamespace(pts=None), True, (1, 12800))
     reader.device = "cuda"
-    assert not reader._passes_over(packet, "h264", (1, 12800))  # GPU decoders: not checked
+    assert not reader._passes_over(packet, True, (1, 12800))  # GPU decoders: not checked
     reader.device, reader.errors = "cpu", 1
-    assert not reader._passes_over(packet, "h264", (1, 12800))
+    assert not reader._passes_over(packet, True, (1, 12800))
+
+
+def _hevc(path, temporal_layers: int):
+    """An HEVC mp4 of painted frames with ``temporal_layers`` temporal sub-layers (x265; 0: one)."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx265", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+    stream.options = {"x265-params": f"log-level=none:temporal-layers={temporal_layers}", "preset": "veryfast"}
+    for i in range(60):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(painted_frame(i, 96, 128), format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def test_hevc_with_temporal_sub_layers_decodes_every_frame(tmp_path):
+    # its non-reference pictures are sub-layer non-reference ones: a picture of a higher sub-layer may refer to them
+    indices = np.arange(0, 60, 5)
+    for layers, passes in ((0, True), (3, False)):
+        path = _hevc(tmp_path / f"layers{layers}.mp4", layers)
+        with av.open(str(path)) as container:
+            context = container.streams.video[0].codec_context
+            assert passes_over_unreferenced(context.name, context.extradata) is passes
+        info = probe_video(path)
+        items, reader = _read(path, indices, info)
+        everything, full = _read(path, indices, info, skip_nonref=False)
+        assert _same(items, everything) and [read_index(image) for _, image, _ in items] == list(indices)
+        assert (reader.decoded < full.decoded) is passes
+    assert not passes_over_unreferenced("hevc", None)  # no configuration record (Annex B): nothing is known
+    assert not passes_over_unreferenced("hevc", bytes(30))  # numTemporalLayers 0: unknown

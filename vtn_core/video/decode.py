@@ -38,7 +38,8 @@ RETUNE_FROM_FRAME = 8
 RETUNE_FRAMES = 4
 # decoders checked to pass over, when asked (FFmpeg's skip_frame = NONREF), the frames no other frame refers to
 # and to give every other frame unchanged, on one thread and on frame threads (tests/test_video_nonref.py;
-# docs/VIDEO.md, "Frames nobody refers to"); others decode every frame
+# docs/VIDEO.md, "Frames nobody refers to"); others decode every frame. HEVC only with one temporal sub-layer
+# (``single_temporal_layer``)
 NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9", "libdav1d"})
 
 
@@ -77,6 +78,19 @@ def automatic_decoder_threads(cpus: int | None = None) -> int:
     """FFmpeg's frame threads, one per core (at most ``MAX_DECODER_THREADS``). FFmpeg's own automatic count
     is one more than the cores; on 2 cores that third thread made decoding 15% slower (docs/VIDEO.md)."""
     return max(1, min(MAX_DECODER_THREADS, cpus or os.cpu_count() or 1))
+
+
+def single_temporal_layer(extradata: bytes | None) -> bool:
+    """Whether an HEVC stream's configuration record (hvcC, as mp4 and mkv carry it) declares one temporal
+    sub-layer. HEVC's non-reference pictures are *sub-layer* non-reference pictures, which pictures of a higher
+    sub-layer may still refer to, so FFmpeg's ``NONREF`` is safe only where there is one (numTemporalLayers 1;
+    0 is "unknown", and a stream without the record tells nothing)."""
+    return bool(extradata) and len(extradata) > 22 and extradata[0] == 1 and (extradata[21] >> 3) & 7 == 1
+
+
+def passes_over_unreferenced(codec: str, extradata: bytes | None) -> bool:
+    """Whether this decoder may be asked to pass over frames nothing refers to (``NONREF_CODECS``)."""
+    return codec in NONREF_CODECS and (codec != "hevc" or single_temporal_layer(extradata))
 
 
 class _Unwanted:
@@ -123,7 +137,7 @@ class FrameReader:
     opened again with it and the read starts over from the first frame; frames already handed out are not
     handed out again (nor counted twice in ``decoded``).
 
-    ``skip_nonref``: on the CPU, for the decoders of ``NONREF_CODECS``, frames that no sample asks for and no
+    ``skip_nonref``: on the CPU, for the decoders of ``passes_over_unreferenced``, frames that no sample asks for and no
     other frame refers to are passed over, not decoded (``_Unwanted``; the same frames come out); ``decoded``
     counts the frames that were decoded.
     """
@@ -216,12 +230,12 @@ class FrameReader:
             return min(position, len(self._times) - 1)
         return int(round((time_s - self.info.start_time_s) * self.info.fps))
 
-    def _passes_over(self, packet: av.Packet, codec: str, time_base: tuple[int, int]) -> bool:
+    def _passes_over(self, packet: av.Packet, decoder_may: bool, time_base: tuple[int, int]) -> bool:
         """Whether the decoder may pass over ``packet`` if no other frame refers to it (``_Unwanted``): on the CPU,
-        for ``NONREF_CODECS``, with timestamps, and not after a packet was rejected (a sample's own frame may
-        then be missing for a reason no timestamp tells). ``time_base``: the stream's (numerator, denominator),
-        the packet's time computed as PyAV computes a frame's."""
-        if (self._unwanted is None or self.device != "cpu" or codec not in NONREF_CODECS or packet.pts is None
+        where ``decoder_may`` (``passes_over_unreferenced``), with timestamps, and not after a packet was
+        rejected (a sample's own frame may then be missing for a reason no timestamp tells). ``time_base``: the
+        stream's (numerator, denominator), the packet's time computed as PyAV computes a frame's."""
+        if (self._unwanted is None or self.device != "cpu" or not decoder_may or packet.pts is None
                 or self.errors or not time_base[0]):
             return False
         time_s = float(packet.pts) * time_base[0] / time_base[1]
@@ -236,7 +250,8 @@ class FrameReader:
         """Decode packet by packet; a packet the decoder rejects is counted and passed over. Frames no sample
         needs and no frame refers to are not decoded (``_passes_over``)."""
         demux = container.demux(stream)
-        context, codec, discarding = stream.codec_context, stream.codec_context.name, None
+        context, discarding = stream.codec_context, None
+        decoder_may = passes_over_unreferenced(context.name, context.extradata)
         time_base = (stream.time_base.numerator, stream.time_base.denominator) if stream.time_base else (0, 1)
         while True:
             try:
@@ -246,7 +261,7 @@ class FrameReader:
             except av.FFmpegError:  # a damaged container: what follows cannot be found
                 self.errors += 1
                 break
-            discard = self._passes_over(packet, codec, time_base)
+            discard = self._passes_over(packet, decoder_may, time_base)
             if discard is not discarding:  # read by the decoder for each packet it is handed (frame threads too)
                 context.skip_frame = "NONREF" if discard else "DEFAULT"
                 discarding = discard
