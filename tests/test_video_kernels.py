@@ -172,7 +172,8 @@ def test_converted_in_order_keeps_order_and_converts_a_repeated_frame_once():
         assert len(calls) == len({id(frame) for _, frame, _ in items}) == 41  # 19 repeats converted once
 
 
-def test_a_conversion_error_arrives_in_order_after_the_frames_before_it():
+@pytest.mark.parametrize("threads", [1, 2])  # 1: one converter fed through queues; 2: the pool
+def test_a_conversion_error_arrives_in_order_after_the_frames_before_it(threads):
     def convert(frame):
         if frame == 7:
             raise ValueError("bad frame 7")
@@ -180,12 +181,13 @@ def test_a_conversion_error_arrives_in_order_after_the_frames_before_it():
 
     got = []
     with pytest.raises(ValueError, match="bad frame 7"):
-        for k, value, _ in converted_in_order(((k, k, 0.0) for k in range(20)), convert, 2):
+        for k, value, _ in converted_in_order(((k, k, 0.0) for k in range(20)), convert, threads):
             got.append(value)
     assert got == [0, 2, 4, 6, 8, 10, 12]
 
 
-def test_leaving_early_stops_the_decoder_and_the_converters():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_leaving_early_stops_the_decoder_and_the_converters(threads):
     decoded = []
 
     def frames():
@@ -193,10 +195,10 @@ def test_leaving_early_stops_the_decoder_and_the_converters():
             decoded.append(k)
             yield k, k, 0.0
 
-    stream = converted_in_order(frames(), lambda frame: frame, 2)
+    stream = converted_in_order(frames(), lambda frame: frame, threads)
     assert [next(stream)[1] for _ in range(3)] == [0, 1, 2]
     stream.close()
-    assert len(decoded) <= 3 + 2 * 3 + 1  # what was read ahead is bounded by the converters' queue
+    assert len(decoded) <= 3 + threads * 3 + 1  # what was read ahead is bounded by the converters' queue
     assert not [t for t in threading.enumerate() if t.name.startswith("vtn-convert")]
 
 

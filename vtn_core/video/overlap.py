@@ -10,6 +10,8 @@ one converter per two cores.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -79,6 +81,9 @@ def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Calla
                 last = (frame, convert(frame))
             yield k, last[1], time_s
         return
+    if threads == 1:
+        yield from _one_converter(items, convert)
+        return
     pending: deque[tuple[int, Future, float]] = deque()
     limit = threads * FRAMES_AHEAD_PER_CONVERTER
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vtn-convert")
@@ -99,3 +104,62 @@ def converted_in_order(items: Iterable[tuple[int, Frame, float]], convert: Calla
         for _, future, _ in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_STOP = object()
+
+
+def _one_converter(items: Iterable[tuple[int, Frame, float]],
+                   convert: Callable[[Frame], Any]) -> Iterator[tuple[int, Any, float]]:
+    """``converted_in_order`` with one converter thread fed through a queue and answering through another, in
+    order: no future, lock or pool per frame. On 2 cores (one converter) the decoding thread's hand-offs were 4-5%
+    of a dense read (docs/VIDEO.md, "Converting beside the decoder")."""
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    stopping = threading.Event()
+
+    def work() -> None:
+        while True:
+            frame = inbox.get()
+            if frame is _STOP or stopping.is_set():
+                return
+            try:
+                outbox.put((True, convert(frame)))
+            except BaseException as exc:  # raised in order, by the reader of its result
+                outbox.put((False, exc))
+
+    worker = threading.Thread(target=work, name="vtn-convert-0", daemon=True)
+    worker.start()
+    pending: deque[tuple[int, int, float]] = deque()  # (k, how many frames converted up to its own, time)
+    submitted = received = 0
+    latest: Any = None
+
+    def receive() -> Any:
+        done, value = outbox.get()
+        if not done:
+            raise value
+        return value
+
+    try:
+        previous = None
+        for k, frame, time_s in items:
+            if submitted == 0 or previous is not frame:
+                inbox.put(frame)
+                submitted, previous = submitted + 1, frame
+            pending.append((k, submitted, time_s))
+            while pending and (submitted - received > FRAMES_AHEAD_PER_CONVERTER or not outbox.empty()
+                               or pending[0][1] <= received):
+                done_k, needed, done_time = pending.popleft()
+                while received < needed:
+                    latest, received = receive(), received + 1
+                yield done_k, latest, done_time
+        previous = None
+        while pending:
+            done_k, needed, done_time = pending.popleft()
+            while received < needed:
+                latest, received = receive(), received + 1
+            yield done_k, latest, done_time
+    finally:
+        stopping.set()
+        inbox.put(_STOP)
+        worker.join()
