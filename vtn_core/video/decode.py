@@ -137,9 +137,9 @@ class FrameReader:
     opened again with it and the read starts over from the first frame; frames already handed out are not
     handed out again (nor counted twice in ``decoded``).
 
-    ``skip_nonref``: on the CPU, for the decoders of ``passes_over_unreferenced``, frames that no sample asks for and no
-    other frame refers to are passed over, not decoded (``_Unwanted``; the same frames come out); ``decoded``
-    counts the frames that were decoded.
+    ``skip_nonref``: on the CPU, for the decoders of ``passes_over_unreferenced``, frames that no sample asks
+    for and no other frame refers to are passed over, not decoded (``_Unwanted``; the same frames come out);
+    ``decoded`` counts the frames that were decoded.
     """
 
     def __init__(self, path: str | Path, indices: np.ndarray, info: VideoInfo | None = None,

@@ -112,7 +112,7 @@ _STOP = object()
 def _one_converter(items: Iterable[tuple[int, Frame, float]],
                    convert: Callable[[Frame], Any]) -> Iterator[tuple[int, Any, float]]:
     """``converted_in_order`` with one converter thread fed through a queue and answering through another, in
-    order: no future, lock or pool per frame. On 2 cores (one converter) the decoding thread's hand-offs were 4-5%
+    order: no future, lock or pool per frame. On 2 cores (one converter) the decoding thread's hand-offs were 3-5%
     of a dense read (docs/VIDEO.md, "Converting beside the decoder")."""
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -134,11 +134,15 @@ def _one_converter(items: Iterable[tuple[int, Frame, float]],
     submitted = received = 0
     latest: Any = None
 
-    def receive() -> Any:
-        done, value = outbox.get()
-        if not done:
-            raise value
-        return value
+    def result_of(needed: int) -> Any:
+        """The result of the ``needed``-th frame handed over (results come back in the order given)."""
+        nonlocal latest, received
+        while received < needed:
+            done, value = outbox.get()
+            if not done:
+                raise value
+            latest, received = value, received + 1
+        return latest
 
     try:
         previous = None
@@ -150,15 +154,11 @@ def _one_converter(items: Iterable[tuple[int, Frame, float]],
             while pending and (submitted - received > FRAMES_AHEAD_PER_CONVERTER or not outbox.empty()
                                or pending[0][1] <= received):
                 done_k, needed, done_time = pending.popleft()
-                while received < needed:
-                    latest, received = receive(), received + 1
-                yield done_k, latest, done_time
+                yield done_k, result_of(needed), done_time
         previous = None
         while pending:
             done_k, needed, done_time = pending.popleft()
-            while received < needed:
-                latest, received = receive(), received + 1
-            yield done_k, latest, done_time
+            yield done_k, result_of(needed), done_time
     finally:
         stopping.set()
         inbox.put(_STOP)
