@@ -1,7 +1,9 @@
 """run_video on real files, and the disk cache: hit, miss, corruption, eviction, atomicity."""
 import json
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -91,6 +93,23 @@ def test_lru_eviction_respects_the_cap(model, clip, tmp_path):
     assert cache.size_bytes() <= cache.max_bytes and len(cache.entries()) == 2
     assert run_video(model, clip, num_frames=10, cache=cache).from_cache
     assert not run_video(model, clip, num_frames=11, cache=cache).from_cache
+
+
+def test_lru_order_survives_a_clock_stepped_back(model, clip, tmp_path):
+    """An entry stamped before the wall clock went back (NTP, a restored VM) must not outrank one used after."""
+    cache = ResultCache(tmp_path / "cache")
+    run_video(model, clip, num_frames=10, cache=cache)
+    one = cache.size_bytes()
+    run_video(model, clip, num_frames=11, cache=cache)
+    eleven = cache.entries()[-1]
+    ahead = time.time_ns() + 3600 * 10**9  # written an hour "later", then the clock stepped back
+    os.utime(eleven, ns=(ahead, ahead))
+    assert run_video(model, clip, num_frames=10, cache=cache).from_cache  # used after: now the newest
+    assert cache.entries()[0] == eleven
+    cache.max_bytes = int(one * 2.5)
+    run_video(model, clip, num_frames=12, cache=cache)  # evicts 11, the least recently used
+    assert eleven not in cache.entries() and len(cache.entries()) == 2
+    assert run_video(model, clip, num_frames=10, cache=cache).from_cache
 
 
 def test_predict_cli_json_and_csv(tmp_path, clip):

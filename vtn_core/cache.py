@@ -5,6 +5,7 @@ import io
 import os
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -43,10 +44,7 @@ class ResultCache:
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
             self._discard(path)
             return None
-        try:
-            os.utime(path)  # mark as recently used
-        except OSError:
-            pass
+        self._mark_recent(path)
         result.from_cache = True
         return result
 
@@ -66,11 +64,31 @@ class ResultCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        self._mark_recent(path)
         self.evict()
         return path
 
+    def _mark_recent(self, path: Path) -> None:
+        """Stamp ``path`` as the most recently used entry: its mtime goes past every other entry's.
+
+        The clock alone is not enough: a wall clock stepped back (NTP, a VM restored from a snapshot) or two
+        stamps within one tick of the kernel's coarse clock would leave a just-used entry looking older than one
+        used before it, and eviction would delete the wrong one.
+        """
+        with self._lock:
+            newest = max((stamp for stamp, other in self._stamps() if other != path), default=0)
+            stamp = max(time.time_ns(), newest + 1)
+            try:
+                os.utime(path, ns=(stamp, stamp))
+            except OSError:
+                pass  # read-only or vanished: the entry keeps its old place in the order
+
     def entries(self) -> list[Path]:
         """Stored entries, least recently used first."""
+        return [path for _, path in sorted(self._stamps())]
+
+    def _stamps(self) -> list[tuple[int, Path]]:
+        """(mtime in ns, path) of every stored entry, in no order."""
         if not self.directory.is_dir():
             return []
         found = []
@@ -79,7 +97,7 @@ class ResultCache:
                 found.append((path.stat().st_mtime_ns, path))
             except FileNotFoundError:
                 continue
-        return [path for _, path in sorted(found)]
+        return found
 
     def size_bytes(self) -> int:
         total = 0
