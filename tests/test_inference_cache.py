@@ -112,6 +112,30 @@ def test_lru_order_survives_a_clock_stepped_back(model, clip, tmp_path):
     assert run_video(model, clip, num_frames=10, cache=cache).from_cache
 
 
+def test_lru_order_holds_where_the_file_system_keeps_whole_seconds(model, clip, tmp_path, monkeypatch):
+    """On a file system that truncates times to seconds (ext3, FAT), one nanosecond past the newest entry is
+    the same second: the entry just used must still come out newest."""
+    real_utime = os.utime
+
+    def whole_seconds(path, *args, ns=None, **kwargs):
+        if ns is not None:
+            ns = tuple(value // 10**9 * 10**9 for value in ns)
+        return real_utime(path, *args, ns=ns, **kwargs)
+
+    monkeypatch.setattr("vtn_core.cache.os.utime", whole_seconds)
+    monkeypatch.setattr("vtn_core.cache.time_ns", lambda: 1_700_000_000 * 10**9)  # one instant for all
+    cache = ResultCache(tmp_path / "cache")
+    run_video(model, clip, num_frames=10, cache=cache)
+    run_video(model, clip, num_frames=11, cache=cache)
+    ten, eleven = sorted(cache.entries(), key=lambda path: path.stat().st_size)
+    assert cache.entries() == [ten, eleven]
+    assert run_video(model, clip, num_frames=10, cache=cache).from_cache
+    assert cache.entries() == [eleven, ten]
+    assert run_video(model, clip, num_frames=11, cache=cache).from_cache
+    assert cache.entries() == [ten, eleven]
+    assert all(path.stat().st_mtime_ns % 10**9 == 0 for path in cache.entries())
+
+
 def test_predict_cli_json_and_csv(tmp_path, clip):
     checkpoint = save_official(VTN(tiny_vit_config(num_classes=3)).eval(), tmp_path / "m.pyth")
     proc = subprocess.run([sys.executable, "-m", "vtn_core", "predict", str(clip), "--checkpoint", str(checkpoint),

@@ -5,9 +5,9 @@ import io
 import os
 import tempfile
 import threading
-import time
 import zipfile
 from pathlib import Path
+from time import time_ns
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from vtn_core.result import Result
 CACHE_VERSION = 1
 DEFAULT_MAX_BYTES = 512 * 1024**2
 _SUFFIX = ".npz"
+# how far past the newest entry a stamp goes: 1 ns, then whole seconds where the file system keeps no finer
+# times (ext3, FAT: 2 s)
+_STAMP_STEPS = (1, 10**9, 2 * 10**9)
 
 
 class ResultCache:
@@ -72,16 +75,20 @@ class ResultCache:
         """Stamp ``path`` as the most recently used entry: its mtime goes past every other entry's.
 
         The clock alone is not enough: a wall clock stepped back (NTP, a VM restored from a snapshot) or two
-        stamps within one tick of the kernel's coarse clock would leave a just-used entry looking older than one
-        used before it, and eviction would delete the wrong one.
+        stamps within one tick of the kernel's coarse clock (or one second, where the file system keeps no finer
+        times) would leave a just-used entry looking older than one used before it, and eviction would delete
+        the wrong one.
         """
         with self._lock:
             newest = max((stamp for stamp, other in self._stamps() if other != path), default=0)
-            stamp = max(time.time_ns(), newest + 1)
-            try:
-                os.utime(path, ns=(stamp, stamp))
-            except OSError:
-                pass  # read-only or vanished: the entry keeps its old place in the order
+            for step in _STAMP_STEPS:
+                stamp = max(time_ns(), newest + step)
+                try:
+                    os.utime(path, ns=(stamp, stamp))
+                    if path.stat().st_mtime_ns > newest:
+                        return
+                except OSError:
+                    return  # read-only or vanished: the entry keeps its old place in the order
 
     def entries(self) -> list[Path]:
         """Stored entries, least recently used first."""
