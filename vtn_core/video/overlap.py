@@ -155,7 +155,6 @@ def _one_converter(items: Iterable[tuple[int, Frame, float]],
                                or pending[0][1] <= received):
                 done_k, needed, done_time = pending.popleft()
                 yield done_k, result_of(needed), done_time
-        previous = None
         while pending:
             done_k, needed, done_time = pending.popleft()
             yield done_k, result_of(needed), done_time
