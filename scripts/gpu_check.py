@@ -8,7 +8,9 @@
    on all cores and pinned to 4 and 2, to choose what "auto" decodes on;
 5. ``run_video`` as it runs on CUDA (the backbone as a CUDA graph, chunks in page-locked memory) against eager
    execution and plain memory, alternated, with where the time goes: decoding's last chunk, the backbone's tail,
-   the temporal encoder.
+   the temporal encoder;
+6. the temporal encoder alone: transformers' Longformer against its dense form, eager and as a CUDA graph, in
+   bf16 and fp32 (time to the logits on the host, differences), and the golden fixture through the graph.
 
 Prints one JSON document and writes it to ``--out``. The bench's GPU rows are run by the shell script.
 """
@@ -156,6 +158,70 @@ def graph_and_pinned(video: Path, frames: int, repeats: int = 5, device: str = "
     return rows
 
 
+def temporal_encoder(frames: int = 250, repeats: int = 15) -> dict[str, Any]:
+    """The temporal encoder and head on 250 frames' features on CUDA, three ways in alternation: transformers'
+    Longformer, the dense form eagerly and the dense form as a CUDA graph; medians of the time until the logits
+    are on the host, and each one's largest differences from Longformer's outputs."""
+    from vtn_core.bench.common import vit_b_model
+    from vtn_core.cuda_graphs import TEMPORAL_GRAPHS
+
+    rows: dict[str, Any] = {"golden_through_graph_fp32": _golden_through_graph()}
+    for label, model in (("vit_b", vit_b_model().cuda()), ("bundled", bundled_model()[0].cuda())):
+        generator = torch.Generator(device="cuda").manual_seed(0)
+        features = torch.randn(1, frames, model.config.hidden_dim, device="cuda", generator=generator)
+        positions = torch.arange(frames, device="cuda")[None] * 4
+        for precision, dtype in (("bf16", torch.bfloat16), ("fp32", None)):
+            def eager(dense: bool, dtype=dtype):
+                with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+                    return model.forward_features(features, positions, output_attentions=True, dense_attention=dense)
+            variants = {"longformer": lambda: eager(False), "dense_eager": lambda: eager(True),
+                        "dense_graph": lambda dtype=dtype: TEMPORAL_GRAPHS.run(model, features, positions, dtype)}
+            with torch.inference_mode():
+                outputs = {name: run() for name, run in variants.items()}  # warm-up, and the graph's capture
+                times: dict[str, list[float]] = {name: [] for name in variants}
+                for _ in range(repeats):
+                    for name, run in variants.items():
+                        torch.cuda.synchronize()
+                        started = time.perf_counter()
+                        run().logits.float().cpu()
+                        times[name].append(time.perf_counter() - started)
+            reference = outputs["longformer"]
+            rows[f"{label}_{precision}"] = {
+                **{f"{name}_ms": 1000 * sorted(t)[repeats // 2] for name, t in times.items()},
+                "graph_captured": outputs["dense_graph"] is not None,
+                **{f"{name}_{field}_max_abs": float((getattr(out, field).float()
+                                                     - getattr(reference, field).float()).abs().max())
+                   for name, out in outputs.items() if name != "longformer" and out is not None
+                   for field in ("logits", "cls_attention")},
+                "same_top1": all(int(out.logits.argmax()) == int(reference.logits.argmax())
+                                 for out in outputs.values() if out is not None)}
+    return rows
+
+
+def _golden_through_graph() -> dict[str, Any]:
+    """The official fixture's logits and [CLS] attention from the temporal graph in fp32 (backbone eager)."""
+    from vtn_core.cuda_graphs import TEMPORAL_GRAPHS
+
+    model = vtn_core.load_checkpoint(FIXTURES / "vtn_official_tiny.pyth", device="cuda")
+    expected = np.load(FIXTURES / "vtn_official_tiny_expected.npz")
+    prep = model.config.preprocessing
+    rows = {}
+    for case in ("case0", "case1"):
+        x = torch.from_numpy(expected[f"{case}_frames_uint8"]).float().div(255)
+        x = ((x - torch.tensor(prep.mean)) / torch.tensor(prep.std)).permute(0, 3, 1, 2).cuda()
+        positions = torch.from_numpy(expected[f"{case}_positions"])[None].cuda()
+        with torch.inference_mode():
+            out = TEMPORAL_GRAPHS.run(model, model.encode_frames(x)[None], positions, None)
+        if out is None:
+            rows[case] = "not captured"
+            continue
+        attention = torch.cat([out.cls_self_attention[..., None], out.cls_attention], dim=-1)[0]
+        rows[case] = {"logits_max_abs": float(np.abs(out.logits[0].cpu().numpy() - expected[f"{case}_logits"]).max()),
+                      "attention_max_abs": float(np.abs(attention.cpu().numpy()
+                                                        - expected[f"{case}_cls_attention"]).max())}
+    return rows
+
+
 def _decode_all(open_video, cores: int | None = None) -> dict[str, Any]:
     """Every frame of a video, nothing converted: time to the first frame, frames a second after it."""
     allowed = os.sched_getaffinity(0)
@@ -213,6 +279,7 @@ def main() -> None:
     for name, check in (("golden_on_cuda", golden_on_cuda),
                         ("nvdec_against_cpu", lambda: nvdec_against_cpu(clip, 250)),
                         ("run_video_cuda_against_cpu", lambda: run_video_cuda_against_cpu(clip, 250)),
+                        ("temporal_encoder", temporal_encoder),
                         ("graph_and_pinned", lambda: graph_and_pinned(clip, 250)),
                         ("nvdec_throughput", lambda: nvdec_throughput([clip, minute]))):
         if chosen and name not in chosen:

@@ -1,6 +1,7 @@
-"""The backbone's CUDA graph logic, on the CPU: a stand-in capture (the graph's run called at each replay) checks
-padding, recapture when the parameters move, the fallback when capture fails, and that nothing is graphed
-where there is no CUDA. The capture itself is checked on a GPU (scripts/gpu_check.py)."""
+"""The CUDA graph logic of the backbone and the temporal encoder, on the CPU: a stand-in capture (the graph's run
+called at each replay) checks padding, recapture when the parameters move, the fallback when capture fails,
+and that nothing is graphed where there is no CUDA. The capture itself is checked on a GPU
+(scripts/gpu_check.py)."""
 import threading
 import time
 
@@ -9,8 +10,8 @@ import torch
 
 from tests.official_files import tiny_vit_config
 from vtn_core import cuda_graphs
-from vtn_core.cuda_graphs import GraphedBackbone, capture_cuda, parameters_fingerprint
-from vtn_core.inference import _Encoder
+from vtn_core.cuda_graphs import GraphedBackbone, GraphedTemporal, capture_cuda, parameters_fingerprint
+from vtn_core.inference import _Encoder, _temporal
 from vtn_core.model import VTN
 
 
@@ -152,3 +153,103 @@ def test_sessions_sharing_a_model_each_get_their_own_features(model):
         thread.join()
     for index, pixels in enumerate(inputs):
         torch.testing.assert_close(results[index], _eager(model, pixels), rtol=0, atol=1e-6)
+
+
+# ---- the temporal encoder ----------------------------------------------------------------------------------------
+
+def _longformer(model, features, positions):
+    with torch.inference_mode():
+        return model.forward_features(features, positions, output_attentions=True)
+
+
+def _assert_matches(graphed, eager) -> None:
+    for name in ("logits", "cls_attention", "cls_self_attention", "cls_embedding"):
+        actual, expected = getattr(graphed, name), getattr(eager, name)
+        assert actual.shape == expected.shape, name
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=0, msg=name)
+
+
+def _sequence(frames: int, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(1, frames, 64, generator=generator), torch.arange(frames)[None] * 3
+
+
+def test_one_temporal_graph_serves_every_length_of_its_bucket(model):
+    graphs = GraphedTemporal(StandIn())
+    for frames in (100, 5, cuda_graphs.TEMPORAL_BUCKET):  # all in the first bucket: padded with left-out frames
+        features, positions = _sequence(frames, seed=frames)
+        with torch.inference_mode():
+            graphed = graphs.run(model, features, positions, None)
+        _assert_matches(graphed, _longformer(model, features, positions))
+    assert graphs.capture.captures == 1
+    features, positions = _sequence(cuda_graphs.TEMPORAL_BUCKET + 1)
+    with torch.inference_mode():
+        _assert_matches(graphs.run(model, features, positions, None), _longformer(model, features, positions))
+    assert graphs.capture.captures == 2  # the next bucket
+    too_long = _sequence(cuda_graphs.TEMPORAL_MAX_FRAMES + 1)
+    with torch.inference_mode():
+        assert graphs.run(model, *too_long, None) is None and graphs.run(model, *_sequence(0), None) is None
+
+
+def test_a_temporal_graph_per_attention_mode_and_again_when_parameters_move(model):
+    graphs = GraphedTemporal(StandIn())
+    features, positions = _sequence(20)
+    with torch.inference_mode():
+        learned = graphs.run(model, features, positions, None)
+        model.set_attention("uniform")
+        uniform = graphs.run(model, features, positions, None)
+        _assert_matches(uniform, _longformer(model, features, positions))
+        model.set_attention("learned")
+        assert graphs.capture.captures == 2
+        _assert_matches(graphs.run(model, features, positions, None), learned)
+        assert graphs.capture.captures == 2  # the learned graph again
+        weight = model.mlp_head[1].weight
+        weight.data = weight.data.clone() * 2  # new storage (a move to the CPU and back), new numbers
+        moved = graphs.run(model, features, positions, None)
+    assert graphs.capture.captures == 3
+    _assert_matches(moved, _longformer(model, features, positions))
+    assert not torch.allclose(moved.logits, learned.logits)
+
+
+def test_a_temporal_graph_that_cannot_be_captured_is_not_retried_and_none_in_training(model):
+    failing = GraphedTemporal(StandIn(fail=True))
+    features, positions = _sequence(20)
+    with torch.inference_mode():
+        assert failing.run(model, features, positions, None) is None
+        assert failing.run(model, features, positions, None) is None
+    assert failing.capture.captures == 1
+    graphs = GraphedTemporal(StandIn())
+    model.train()
+    try:
+        assert graphs.run(model, features, positions, None) is None and graphs.capture.captures == 0
+    finally:
+        model.eval()
+    assert GraphedTemporal(capture_cuda).run(model, features, positions, None) is None  # CPU: never captured
+
+
+def test_run_video_temporal_step_on_cuda_replays_and_stays_eager_after_running_out_of_memory(model, monkeypatch):
+    stand_in = GraphedTemporal(StandIn())
+    monkeypatch.setattr("vtn_core.inference.TEMPORAL_GRAPHS", stand_in)
+    features, positions = _sequence(37)
+    expected = _longformer(model, features, positions)
+    dense_calls = []
+    forward_features = VTN.forward_features
+
+    def recording(self, *args, **kwargs):
+        dense_calls.append(kwargs.get("dense_attention", False))
+        return forward_features(self, *args, **kwargs)
+
+    monkeypatch.setattr(VTN, "forward_features", recording)
+    with torch.inference_mode():
+        on_cpu = _temporal(_Encoder(model, "fp32", graph_batch=4), features, positions)
+    assert dense_calls == [False] and stand_in.capture.captures == 0  # the CPU keeps Longformer's numbers
+    _assert_matches(on_cpu, expected)
+
+    monkeypatch.setattr(type(model), "device", property(lambda m: torch.device("cuda")))
+    dense_calls.clear()
+    with torch.inference_mode():
+        graphed = _temporal(_Encoder(model, "fp32", graph_batch=4), features, positions)
+        after_oom = _temporal(_Encoder(model, "fp32", graph_batch=0), features, positions)
+    assert stand_in.capture.captures == 1 and dense_calls == [True, True]  # the capture's run, then eager dense
+    _assert_matches(graphed, expected)
+    _assert_matches(after_oom, expected)

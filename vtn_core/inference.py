@@ -16,9 +16,9 @@ import torch
 
 from vtn_core.cache import ResultCache
 from vtn_core.cpu_threads import BackboneThreads
-from vtn_core.cuda_graphs import GRAPHS
+from vtn_core.cuda_graphs import GRAPHS, TEMPORAL_GRAPHS
 from vtn_core.hashing import file_digest, text_digest
-from vtn_core.model import VTN
+from vtn_core.model import VTN, VTNOutput
 from vtn_core.result import Result
 from vtn_core.twin import private_twin
 from vtn_core.video import frame_positions, iter_chunks, probe_video, sample_indices
@@ -69,6 +69,22 @@ class _Encoder:
                 return graphed
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             return self.model.encode_frames(pixels).float()
+
+
+def _temporal(encoder: _Encoder, features: torch.Tensor, positions: torch.Tensor) -> VTNOutput:
+    """The temporal encoder and head on all features: on CUDA its dense form (``dense_longformer``), replayed as a
+    CUDA graph unless the backbone ran out of memory (eager where no graph applies); on the CPU transformers'
+    Longformer, whose numbers the golden fixture holds."""
+    model = encoder.model
+    device = model.device
+    dtype = _autocast_dtype(encoder.precision, device)
+    on_cuda = device.type == "cuda"
+    if on_cuda and encoder.graph_batch:
+        graphed = TEMPORAL_GRAPHS.run(model, features, positions, dtype)
+        if graphed is not None:
+            return graphed
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        return model.forward_features(features, positions, output_attentions=True, dense_attention=on_cuda)
 
 
 class _Thumbnails:
@@ -242,9 +258,7 @@ def run_video(
         device = model.device
         feature_tensor = torch.cat(features).to(device)[None]
         position_tensor = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(device)[None]
-        dtype = _autocast_dtype(encoder.precision, device)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model.forward_features(feature_tensor, position_tensor, output_attentions=True)
+        out = _temporal(encoder, feature_tensor, position_tensor)
         logits = out.logits[0].float()
         temporal_time = time.perf_counter() - computed
         report("temporal", 1, 1)

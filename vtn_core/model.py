@@ -21,7 +21,7 @@ from transformers.utils import ModelOutput
 from transformers.utils import logging as transformers_logging
 
 from vtn_core.attention import install_switchable_projections
-from vtn_core import limits
+from vtn_core import dense_longformer, limits
 from vtn_core.config import ATTENTION_MODES, VTNConfig
 
 
@@ -156,11 +156,15 @@ class VTN(nn.Module):
         return self.forward_features(features, positions, output_attentions=output_attentions)
 
     def forward_features(self, features: torch.Tensor, positions: torch.Tensor,
-                         output_attentions: bool = False, frame_mask: torch.Tensor | None = None) -> VTNOutput:
+                         output_attentions: bool = False, frame_mask: torch.Tensor | None = None,
+                         dense_attention: bool = False) -> VTNOutput:
         """The temporal encoder and head on per-frame features [B, F, D] at ``positions`` [B, F].
 
         ``frame_mask`` [B, F] bool (optional): False leaves that frame out of the temporal encoder (its
         attention mask is 0, as padding), so no token attends to it — how faithfulness curves delete frames.
+        ``dense_attention``: the encoder as dense masked attention (``dense_longformer``: the same numbers to
+        float rounding, nothing synchronises with the host, so a CUDA graph can capture it) where it supports
+        the sequence; transformers' Longformer otherwise.
         """
         if features.dim() != 3 or positions.shape != features.shape[:2]:
             raise ValueError(f"features [B, F, D] and positions [B, F] expected, got "
@@ -168,14 +172,20 @@ class VTN(nn.Module):
         if frame_mask is not None and frame_mask.shape != features.shape[:2]:
             raise ValueError(f"frame_mask must be [B, F] = {tuple(features.shape[:2])}, got {tuple(frame_mask.shape)}")
         inputs = self._encoder_inputs(features, positions, frame_mask)
-        encoded = self.temporal_encoder(**inputs, output_attentions=output_attentions)
-        cls_embedding = encoded.last_hidden_state[:, 0]
+        rows = None
+        if dense_attention and dense_longformer.supports(self.temporal_encoder, inputs["attention_mask"].shape[1]):
+            hidden, rows = dense_longformer.encode(self.temporal_encoder, **inputs)
+        else:
+            encoded = self.temporal_encoder(**inputs, output_attentions=output_attentions)
+            hidden = encoded.last_hidden_state
+            if output_attentions:
+                # global_attentions[l]: [B, heads, seq, num_global]; column 0 is [CLS]'s distribution
+                rows = torch.stack([layer[..., 0] for layer in encoded.global_attentions], dim=1)
+        cls_embedding = hidden[:, 0]
         logits = self.mlp_head(cls_embedding)
         cls_attention = cls_self = None
         if output_attentions:
             num_frames = features.shape[1]
-            # global_attentions[l]: [B, heads, seq, num_global]; column 0 is [CLS]'s distribution
-            rows = torch.stack([layer[..., 0] for layer in encoded.global_attentions], dim=1)
             cls_self = rows[..., 0]
             cls_attention = rows[..., 1:1 + num_frames]
         return VTNOutput(logits=logits, cls_attention=cls_attention, cls_self_attention=cls_self,
@@ -202,7 +212,7 @@ class VTN(nn.Module):
         max_positions = self.config.max_position_embeddings
         position_ids = position_ids % (max_positions - 2)
         position_ids[:, 0] = max_positions - 2
-        position_ids[mask == 0] = max_positions - 1
+        position_ids = position_ids.masked_fill(mask == 0, max_positions - 1)  # no boolean indexing: capturable
         token_type_ids = torch.zeros_like(mask)
         token_type_ids[:, 0] = 1
         return {"inputs_embeds": tokens, "attention_mask": mask, "token_type_ids": token_type_ids,
