@@ -253,3 +253,25 @@ def test_run_video_temporal_step_on_cuda_replays_and_stays_eager_after_running_o
     assert stand_in.capture.captures == 1 and dense_calls == [True, True]  # the capture's run, then eager dense
     _assert_matches(graphed, expected)
     _assert_matches(after_oom, expected)
+
+
+def test_sessions_sharing_a_temporal_graph_each_get_their_own_output(model):
+    graphs = GraphedTemporal(StandIn(pause=0.02))  # a slow replay: another session's input could land meanwhile
+    sequences = [_sequence(frames, seed=frames) for frames in (30, 64, 90, 120)]  # one bucket, four lengths
+    results: dict[int, object] = {}
+
+    def session(index: int) -> None:
+        with torch.inference_mode():
+            for _ in range(3):
+                results[index] = graphs.run(model, *sequences[index], None)
+
+    with torch.inference_mode():
+        graphs.run(model, *sequences[0], None)  # captured before the sessions start
+    threads = [threading.Thread(target=session, args=(index,)) for index in range(len(sequences))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, (features, positions) in enumerate(sequences):
+        _assert_matches(results[index], _longformer(model, features, positions))
+    assert graphs.capture.captures == 1
