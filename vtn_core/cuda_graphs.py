@@ -29,7 +29,8 @@ from vtn_core.model import VTNOutput
 ENABLED = True  # off: eager execution everywhere (the GPU check's A/B)
 WARM_UP_RUNS = 3  # eager runs on a side stream before capture (cuBLAS/cuDNN choices, allocator)
 TEMPORAL_BUCKET = 128  # frames: a temporal graph serves every sequence length up to its bucket's
-TEMPORAL_MAX_FRAMES = 1024  # longer passes run eagerly (at most 8 temporal graphs per model and precision)
+TEMPORAL_MAX_FRAMES = 512  # longer passes run eagerly: at most 4 temporal graphs per model, precision and mode,
+# an estimated 100 MB of GPU memory in all at fp32 (their score tensors; these grow with the square of the length)
 
 Capture = Callable[[Callable[..., Any], tuple[torch.Tensor, ...]], Callable[[], Any]]
 
