@@ -10,7 +10,9 @@
    execution and plain memory, alternated, with where the time goes: decoding's last chunk, the backbone's tail,
    the temporal encoder;
 6. the temporal encoder alone: transformers' Longformer against its dense form, eager and as a CUDA graph, in
-   bf16 and fp32 (time to the logits on the host, differences), and the golden fixture through the graph.
+   bf16 and fp32 (time to the logits on the host, differences), and the golden fixture through the graph;
+7. ``run_video``'s temporal step on CUDA for each way it can go (a graph up to 512 frames, the dense form
+   eagerly up to 2047, Longformer beyond), learned and uniform, in each precision, against the CPU's Longformer.
 
 Prints one JSON document and writes it to ``--out``. The bench's GPU rows are run by the shell script.
 """
@@ -198,6 +200,59 @@ def temporal_encoder(frames: int = 250, repeats: int = 15) -> dict[str, Any]:
     return rows
 
 
+def temporal_paths() -> dict[str, Any]:
+    """The bundled model's temporal step as ``run_video`` takes it on CUDA (``inference._temporal``) for 250, 600
+    and 2100 frames, learned and uniform, fp32, bf16 and fp16: which way it went (graph, dense, Longformer),
+    and its largest differences from the CPU's Longformer in fp32."""
+    import vtn_core.inference as inference
+    from vtn_core import dense_longformer
+    from vtn_core.cuda_graphs import TEMPORAL_GRAPHS
+
+    ways: list[str] = []
+    graph_run, dense_encode = TEMPORAL_GRAPHS.run, dense_longformer.encode
+
+    def graph_recorded(*args, **kwargs):
+        out = graph_run(*args, **kwargs)
+        if out is not None:
+            ways.append("graph")
+        return out
+
+    def dense_recorded(*args, **kwargs):
+        ways.append("dense")
+        return dense_encode(*args, **kwargs)
+
+    cpu_model = bundled_model()[0]
+    gpu_model = bundled_model()[0].cuda()
+    rows: dict[str, Any] = {}
+    TEMPORAL_GRAPHS.run, dense_longformer.encode = graph_recorded, dense_recorded
+    try:
+        for frames in (250, 600, 2100):
+            generator = torch.Generator().manual_seed(frames)
+            features = torch.randn(1, frames, cpu_model.config.hidden_dim, generator=generator)
+            positions = torch.arange(frames)[None] * 2
+            for mode in ("learned", "uniform"):
+                cpu_model.set_attention(mode)
+                gpu_model.set_attention(mode)
+                with torch.inference_mode():
+                    reference = cpu_model.forward_features(features, positions, output_attentions=True)
+                for precision in ("fp32", "bf16", "fp16"):
+                    ways.clear()
+                    with torch.inference_mode():
+                        out = inference._temporal(inference._Encoder(gpu_model, precision, graph_batch=32),
+                                                  features.cuda(), positions.cuda())
+                    rows[f"{frames}_{mode}_{precision}"] = {
+                        "way": "graph" if "graph" in ways else "dense" if ways else "longformer",
+                        "logits_max_abs": float((out.logits.float().cpu() - reference.logits).abs().max()),
+                        "attention_max_abs": float((out.cls_attention.float().cpu()
+                                                    - reference.cls_attention).abs().max()),
+                        "same_top1": int(out.logits.argmax()) == int(reference.logits.argmax()),
+                        "finite": bool(torch.isfinite(out.logits).all() and torch.isfinite(out.cls_attention).all())}
+    finally:
+        del TEMPORAL_GRAPHS.run
+        dense_longformer.encode = dense_encode
+    return rows
+
+
 def _golden_through_graph() -> dict[str, Any]:
     """The official fixture's logits and [CLS] attention from the temporal graph in fp32 (backbone eager)."""
     from vtn_core.cuda_graphs import TEMPORAL_GRAPHS
@@ -280,6 +335,7 @@ def main() -> None:
                         ("nvdec_against_cpu", lambda: nvdec_against_cpu(clip, 250)),
                         ("run_video_cuda_against_cpu", lambda: run_video_cuda_against_cpu(clip, 250)),
                         ("temporal_encoder", temporal_encoder),
+                        ("temporal_paths", temporal_paths),
                         ("graph_and_pinned", lambda: graph_and_pinned(clip, 250)),
                         ("nvdec_throughput", lambda: nvdec_throughput([clip, minute]))):
         if chosen and name not in chosen:
