@@ -166,7 +166,7 @@ class GraphedTemporal(_GraphCache):
             static_mask[:, frames:].fill_(False)
             logits, cls_attention, cls_self, cls_embedding = captured.replay()
             return VTNOutput(logits=logits.clone(), cls_attention=cls_attention[..., :frames].clone(),
-                               cls_self_attention=cls_self.clone(), cls_embedding=cls_embedding.clone())
+                             cls_self_attention=cls_self.clone(), cls_embedding=cls_embedding.clone())
 
     def _capture(self, model, features: torch.Tensor, bucket: int, dtype: torch.dtype | None,
                  fingerprint: tuple[int, ...]) -> _Captured | None:

@@ -4,8 +4,8 @@ control flow depends on the data, so the whole pass can be captured as one CUDA 
 
 transformers' Longformer synchronises with the host inside its forward (``.item()`` on whether any token is
 global, ``nonzero()`` for the global indices, scalars assigned through index tensors), and on a GPU its sliding
-chunks cost some 150 small launches for 250 frames: 14–20 ms after the last frame's features are ready, 10–14%
-of a whole GPU run (docs/BENCHMARKS.md, seventh pass). Here each layer's attention is one masked matrix product:
+chunks are many small launches: 8–13 ms for 250 frames on an H100, after the last frame's features are ready
+(docs/BENCHMARKS.md, eleventh pass; 1 ms as a graph). Here each layer's attention is one masked matrix product:
 
 - a frame token (attention mask 1) attends to the frame tokens within its layer's one-sided window
   (``attention_window // 2``) and to [CLS], with the local projections, as Longformer's band plus its global
