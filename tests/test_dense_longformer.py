@@ -27,7 +27,8 @@ def _both(model: VTN, features, positions, frame_mask=None):
                                        dense_attention=dense) for dense in (False, True)]
 
 
-def _assert_same(longformer, dense, atol: float) -> None:
+def assert_same_outputs(longformer, dense, atol: float) -> None:
+    """Logits, [CLS] attention and embedding of two ``VTNOutput``s: same shapes and dtypes, values within ``atol``."""
     for name in ("logits", "cls_attention", "cls_self_attention", "cls_embedding"):
         expected, actual = getattr(longformer, name), getattr(dense, name)
         assert actual.shape == expected.shape and actual.dtype == expected.dtype, name
@@ -58,7 +59,7 @@ def test_random_models_match_longformer(frames, mode):
     frame_mask = torch.rand(2, frames, generator=torch.Generator().manual_seed(1)) > 0.3
     frame_mask[:, 0] = True
     for mask in (None, frame_mask):
-        _assert_same(*_both(model, features, positions, mask), atol=1e-5)
+        assert_same_outputs(*_both(model, features, positions, mask), atol=1e-5)
 
 
 def test_a_frame_left_out_changes_nothing_else(official_tiny):
@@ -84,7 +85,7 @@ def test_bf16_autocast_computes_in_longformer_dtypes(official_tiny):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         longformer, dense = _both(official_tiny, features, positions)
     assert dense.cls_attention.dtype == longformer.cls_attention.dtype == torch.bfloat16
-    _assert_same(longformer, dense, atol=2e-2)  # bf16 rounds at 2^-8; the sums run in another order
+    assert_same_outputs(longformer, dense, atol=2e-2)  # bf16 rounds at 2^-8; the sums run in another order
     assert int(dense.logits.argmax()) == int(longformer.logits.argmax())
 
 
