@@ -1,5 +1,6 @@
 """Issue 15: FFmpeg's 4:2:0 → RGB conversion reproduced for chosen pixels (``video.yuv_rgb``): equal to FFmpeg's
-for every (Y, U, V), refused where it is not, and used by the converter only for small crops, exactly."""
+for every (Y, U, V), refused where it is not, and used by the converter only for small crops, exactly; FFmpeg's
+own conversion of a dense crop's window into 4-byte pixels, the same bytes."""
 from __future__ import annotations
 
 import av
@@ -9,7 +10,7 @@ import pytest
 from tests.videos import make_video
 from vtn_core.config import Preprocessing
 from vtn_core.video import iter_chunks, kernels, probe_video, yuv_rgb
-from vtn_core.video.convert import FrameConverter, _yuv_planes
+from vtn_core.video.convert import PACKED_FORMAT, PACKED_WIDTH_MULTIPLE, FrameConverter, _rows_of, _yuv_planes
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 VIT = Preprocessing()  # 256 short side, 224 crop: a dense read, a window converted by FFmpeg
@@ -117,6 +118,36 @@ def test_dense_crops_stay_with_ffmpeg_unless_asked():
     np.testing.assert_array_equal(window.convert(frame)[0], legacy)
     np.testing.assert_array_equal(asked.convert(frame)[0], legacy)
     assert (window.mode_used, asked.mode_used) == ("compact", "direct")
+
+
+def _packed_rgb(frame: av.VideoFrame, pixel_format: str) -> np.ndarray:
+    """uint8 [H, W, 3]: FFmpeg's R, G, B of ``frame`` converted to ``pixel_format`` (3 or 4 bytes a pixel)."""
+    rgb = av.video.reformatter.VideoReformatter().reformat(frame, format=pixel_format, threads=1)
+    rows = _rows_of(rgb)
+    step = 4 if pixel_format == PACKED_FORMAT else 3
+    return rows[:, :step * frame.width].reshape(frame.height, frame.width, step)[..., :3]
+
+
+@pytest.mark.parametrize("pixel_format,colorspace,color_range", [("yuv420p", 1, 1), ("yuv420p", 5, 2),
+                                                                 ("yuv420p", 9, 0), ("yuvj420p", 2, 0)])
+def test_packed_rgb_has_ffmpegs_rgb24_bytes_at_the_kept_widths(pixel_format, colorspace, color_range):
+    for k, (height, width) in enumerate([(2, 16), (7, 48), (97, 640), (360, 1280), (31, 208)]):
+        assert width % PACKED_WIDTH_MULTIPLE == 0
+        frame = _frame(height, width, pixel_format, colorspace, color_range, seed=k)
+        np.testing.assert_array_equal(_packed_rgb(frame, PACKED_FORMAT), _packed_rgb(frame, "rgb24"))
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (480, 854), (362, 640)])
+def test_a_dense_crops_window_is_converted_to_packed_rgb_exactly(shape):
+    frames = [_frame(*shape, seed=k) for k in range(2)]
+    window, legacy = FrameConverter(VIT), FrameConverter(VIT, mode="legacy")
+    for frame in frames:
+        np.testing.assert_array_equal(window.convert(frame)[0], legacy.convert(frame)[0])
+    plan, blocks = window.plan_for(frames[0])
+    compact = window._compact_frame(frames[0], blocks)
+    assert window.mode_used == "compact" and blocks.window is not None
+    assert compact.format.name == PACKED_FORMAT and compact.width % PACKED_WIDTH_MULTIPLE == 0
+    assert compact.width >= len(blocks.luma_cols) > compact.width - PACKED_WIDTH_MULTIPLE
 
 
 def test_a_direct_conversion_that_differs_falls_back_to_ffmpeg(monkeypatch):

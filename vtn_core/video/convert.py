@@ -39,6 +39,14 @@ WINDOW_DENSITY = 0.5  # share of the blocks between the first and last read that
 DIRECT_AREA = 0.1
 AREA_FORMATS = ("yuv420p", "yuvj420p")  # planar 4:2:0, 8 bits: the area kernel's thumbnails
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
+# FFmpeg's RGB for compact frames kept per thread: R, G, B and an unused byte per pixel, whole 4-byte stores
+# (ViT-B's window of a 720p frame: 0.10 against 0.13 ms as "rgb24", one thread, the frame in cache; docs/VIDEO.md).
+# FFmpeg's 4:2:0 loops give both the same R, G, B bytes where the width is a
+# multiple of ``PACKED_WIDTH_MULTIPLE`` (any height, colour space and range of this build; else the last
+# columns can differ), so kept frames are that much wider, and each stream's first frame still compares
+# them. Other frames stay "rgb24" (from a GIF's palette the two differ)
+PACKED_FORMAT = "rgb0"
+PACKED_WIDTH_MULTIPLE = 16
 
 
 @dataclass(frozen=True)
@@ -293,7 +301,7 @@ class FrameConverter:
             return rgb, np.arange(len(plan.rows)), 3 * np.arange(len(plan.cols))
         if self.mode_used == "compact":
             rgb = self._compact_frame(frame, blocks, planes)
-            return _rows_of(rgb), blocks.rows_in_compact, 3 * blocks.cols_in_compact
+            return _rows_of(rgb), blocks.rows_in_compact, _bytes(rgb, blocks.cols_in_compact)
         if self.mode_used == "legacy" or self.turns:
             image = self.legacy_rgb(frame) if self.mode_used == "legacy" else self._whole(frame)
             return image.reshape(image.shape[0], -1), plan.rows, 3 * plan.cols
@@ -341,8 +349,8 @@ class FrameConverter:
             (WINDOW_AREA if blocks.window is not None else COMPACT_AREA)
         if small and frame.format.name in COMPACT_FORMATS:
             try:
-                if agrees(_rows_of(self._compact_frame(frame, blocks)), blocks.rows_in_compact,
-                          3 * blocks.cols_in_compact):
+                compact = self._compact_frame(frame, blocks)
+                if agrees(_rows_of(compact), blocks.rows_in_compact, _bytes(compact, blocks.cols_in_compact)):
                     return "compact"
             except (ValueError, av.FFmpegError):
                 pass
@@ -415,16 +423,21 @@ class FrameConverter:
             compact, into = self._kept_frame(cols, rows, target)
             kernels.pack_blocks(planes, blocks.luma_rows, blocks.luma_cols, blocks.row_pairs, blocks.col_pairs, into)
         compact.color_range = frame.color_range
-        return self._small.reformat(compact, format="rgb24", src_colorspace=frame.colorspace, threads=1)
+        rgb_format = PACKED_FORMAT if compact.width % PACKED_WIDTH_MULTIPLE == 0 else "rgb24"
+        return self._small.reformat(compact, format=rgb_format, src_colorspace=frame.colorspace, threads=1)
 
     def _kept_frame(self, width: int, height: int, pixel_format: str) -> tuple[av.VideoFrame, tuple[np.ndarray, ...]]:
-        """A frame of this size and format kept for this thread, refilled for every compact conversion, and
-        its planes (``_yuv_planes``: views of its buffers, which stay where they are)."""
+        """A frame kept for this thread, refilled for every compact conversion (its top left ``width`` x ``height``;
+        it is widened to a multiple of ``PACKED_WIDTH_MULTIPLE`` with black columns), and its planes
+        (``_yuv_planes``: views of its buffers, which stay where they are)."""
         key = ("compact", width, height, pixel_format)
         kept = self._local.__dict__
         if key not in kept:
-            frame = av.VideoFrame(width, height, pixel_format)
-            kept[key] = (frame, _yuv_planes(frame))
+            frame = av.VideoFrame(-(-width // PACKED_WIDTH_MULTIPLE) * PACKED_WIDTH_MULTIPLE, height, pixel_format)
+            planes = _yuv_planes(frame)
+            for plane, value in zip(planes, (0, 128, 128)):
+                plane[...] = value
+            kept[key] = (frame, planes)
         return kept[key]
 
     def _rotate(self, image: np.ndarray) -> np.ndarray:
@@ -457,8 +470,16 @@ def _halved(window: tuple[slice, slice]) -> tuple[slice, slice]:
     return tuple(slice(part.start // 2, (part.stop + 1) // 2) for part in window)
 
 
+def _bytes(rgb: av.VideoFrame, cols: np.ndarray) -> np.ndarray:
+    """Where columns ``cols`` of a packed RGB frame's rows begin, in bytes."""
+    return _PIXEL_BYTES[rgb.format.name] * cols
+
+
+_PIXEL_BYTES = {"rgb24": 3, PACKED_FORMAT: 4}
+
+
 def _rows_of(rgb: av.VideoFrame) -> np.ndarray:
-    """An rgb24 frame's pixel rows uint8 [H, line size] without a copy (the array keeps the frame alive)."""
+    """A packed RGB frame's pixel rows uint8 [H, line size] without a copy (the array keeps the frame alive)."""
     return _plane_rows(rgb, 0)[:rgb.height]
 
 
