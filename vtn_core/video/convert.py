@@ -40,11 +40,10 @@ DIRECT_AREA = 0.1
 AREA_FORMATS = ("yuv420p", "yuvj420p")  # planar 4:2:0, 8 bits: the area kernel's thumbnails
 THUMBNAIL_INTERPOLATION = "AREA"  # FFmpeg's area-averaging downscale: antialiased, like make_thumbnails
 # FFmpeg's RGB for compact frames kept per thread: R, G, B and an unused byte per pixel, whole 4-byte stores
-# (ViT-B's window of a 720p frame: 0.10 against 0.13 ms as "rgb24", one thread, the frame in cache; docs/VIDEO.md).
-# FFmpeg's 4:2:0 loops give both the same R, G, B bytes where the width is a
-# multiple of ``PACKED_WIDTH_MULTIPLE`` (any height, colour space and range of this build; else the last
-# columns can differ), so kept frames are that much wider, and each stream's first frame still compares
-# them. Other frames stay "rgb24" (from a GIF's palette the two differ)
+# (ViT-B's window of a 720p frame: 0.10 against 0.13 ms as "rgb24"; docs/VIDEO.md). FFmpeg's 4:2:0 loops give
+# both the same R, G, B bytes where the width is a multiple of ``PACKED_WIDTH_MULTIPLE`` (any height, colour
+# space and range of this build; else the last columns can differ), so kept frames are widened to one, and
+# each stream's first frame still compares them. Other frames stay "rgb24" (from a GIF's palette they differ)
 PACKED_FORMAT = "rgb0"
 PACKED_WIDTH_MULTIPLE = 16
 
